@@ -1,0 +1,79 @@
+"""Call identities: call ids, call stacks, and the call spans instrumentors start.
+
+A call span carries its envelope identity in reserved ``eventlog.*`` attributes, so
+that a manual event dispatched inside the call, and the exporter building the
+``entrypoint_fired`` event, both read it from the span.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+
+from eventlog_instrument import constants as c
+
+
+@dataclass(frozen=True, slots=True)
+class CallIdentity:
+    """The first five envelope keys of one call."""
+
+    service_name: str
+    entrypoint_protocol: str
+    entrypoint_name: str
+    call_id: str
+    call_stack: tuple[str, ...]
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            c.ATTR_SERVICE_NAME: self.service_name,
+            c.ATTR_ENTRYPOINT_PROTOCOL: self.entrypoint_protocol,
+            c.ATTR_ENTRYPOINT_NAME: self.entrypoint_name,
+            c.ATTR_CALL_ID: self.call_id,
+            c.ATTR_CALL_STACK: self.call_stack,
+        }
+
+
+def new_call_id(service_name: str, entrypoint_name: str) -> str:
+    """``<service>.<entrypoint_name>.<uuid4>``, the form Nameko gives its call ids."""
+    return f"{service_name}.{entrypoint_name}.{uuid.uuid4()}"
+
+
+def extend_call_stack(parent_stack: Sequence[str], call_id: str) -> tuple[str, ...]:
+    """The parent's stack with ``call_id`` appended, keeping the newest ``CALL_STACK_LIMIT``."""
+    stack = (*parent_stack, call_id)
+    return stack[-c.CALL_STACK_LIMIT :]
+
+
+def new_call(
+    service_name: str,
+    entrypoint_protocol: str,
+    entrypoint_name: str,
+    parent_stack: Sequence[str] = (),
+) -> CallIdentity:
+    """A fresh call of ``entrypoint_name`` continuing ``parent_stack``."""
+    call_id = new_call_id(service_name, entrypoint_name)
+    return CallIdentity(
+        service_name,
+        entrypoint_protocol,
+        entrypoint_name,
+        call_id,
+        extend_call_stack(parent_stack, call_id),
+    )
+
+
+def current_call() -> CallIdentity | None:
+    """The identity of the instrumented call whose span is current, if any."""
+    attributes = getattr(trace.get_current_span(), "attributes", None)
+    if not attributes or c.ATTR_CALL_ID not in attributes:
+        return None
+    return CallIdentity(
+        str(attributes[c.ATTR_SERVICE_NAME]),
+        str(attributes[c.ATTR_ENTRYPOINT_PROTOCOL]),
+        str(attributes[c.ATTR_ENTRYPOINT_NAME]),
+        str(attributes[c.ATTR_CALL_ID]),
+        tuple(attributes[c.ATTR_CALL_STACK]),
+    )

