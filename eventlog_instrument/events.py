@@ -24,6 +24,7 @@ from opentelemetry import trace
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import CallIdentity, current_call, new_call
 from eventlog_instrument.instrumentor import EventLogInstrumentor
+from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
 _logger = logging.getLogger(__name__)
 _tracer = trace.get_tracer("eventlog_instrument.events")
@@ -90,7 +91,8 @@ def _check_json(value: Any, path: str, containers: set[int]) -> None:
         for key, child in value.items():
             if not isinstance(key, str):
                 raise TypeError(
-                    f"{path} has the key {key!r} of type {type(key).__name__}; JSON keys must be str"
+                    f"{path} has the key {key!r} of type {type(key).__name__}; "
+                    "JSON keys must be str"
                 )
             _check_json(child, f"{path}[{key!r}]", containers)
     else:
@@ -105,5 +107,7 @@ def _standalone_call(event_type: str) -> CallIdentity:
         service_name = settings.service_name
     else:
         resource = getattr(trace.get_tracer_provider(), "resource", None)
-        service_name = str(resource.attributes.get("service.name")) if resource else "unknown_service"
+        service_name = DEFAULT_SERVICE_NAME
+        if resource is not None:
+            service_name = str(resource.attributes.get("service.name", service_name))
     return new_call(service_name, c.STANDALONE_PROTOCOL, event_type)

@@ -38,6 +38,8 @@ _logger = logging.getLogger(__name__)
 _ENTRYPOINT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
 _RETRY_BACKOFF_MAX = 5.0
 _WARNING_INTERVAL = 10.0
+_SHUTDOWN_GRACE = 0.1
+"""Time the worker gets past the flush deadline to count and report what it could not send."""
 _live_processors: weakref.WeakSet[EventLogSpanProcessor] = weakref.WeakSet()
 
 
@@ -70,6 +72,7 @@ class EventLogSpanProcessor(SpanProcessor):
         self._dropped_reported = 0
         self._last_warning = 0.0
         self._shut_down = False
+        self._stop_deadline = 0.0
         self._reset_state()
         _live_processors.add(self)
 
@@ -125,9 +128,10 @@ class EventLogSpanProcessor(SpanProcessor):
         self._shut_down = True
         worker = self._worker
         if worker is not None:
+            self._stop_deadline = time.monotonic() + self._shutdown_timeout
             self._stopping.set()
             self._wakeup.set()
-            worker.join(self._shutdown_timeout + 1.0)
+            worker.join(self._shutdown_timeout + _SHUTDOWN_GRACE)
             if worker.is_alive():
                 _logger.warning(
                     "eventlog_instrument: %s did not finish flushing within %.1fs",
@@ -161,7 +165,7 @@ class EventLogSpanProcessor(SpanProcessor):
                     waiter.set()
                 else:
                     self._flush_waiters.append(waiter)
-        self._deliver_queued(deadline=time.monotonic() + self._shutdown_timeout)
+        self._deliver_queued(deadline=self._stop_deadline)
         lost = len(self._queue) + len(self._pending)
         if lost:
             self.dropped += lost
@@ -199,7 +203,7 @@ class EventLogSpanProcessor(SpanProcessor):
         return True
 
     def _take_batch(self) -> list[ReadableSpan]:
-        batch = []
+        batch: list[ReadableSpan] = []
         queue = self._queue
         while queue and len(batch) < self._batch_size:
             batch.append(queue.popleft())
@@ -245,7 +249,7 @@ class EventLogSpanProcessor(SpanProcessor):
         if new:
             self._dropped_reported = self.dropped
             _logger.warning(
-                "eventlog_instrument: %s dropped %d events (%d in all): its queue of %d was "
+                "eventlog_instrument: %s dropped %d event(s) (%d in all): its queue of %d was "
                 "full or its broker unreachable; raise EVENTLOG_BSP_MAX_QUEUE_SIZE to buffer more",
                 self.name, new, self.dropped, self._max_queue_size,
             )

@@ -49,10 +49,6 @@ class Setting:
     def env(self) -> str:
         return "EVENTLOG_" + self.name.upper()
 
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
 
 def _text(value: str) -> str:
     return value
@@ -330,3 +326,19 @@ def display_value(name: str, settings: Settings) -> str:
     if isinstance(value, tuple):
         return ",".join(value)
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def settings_table_markdown() -> str:
+    """The README's configuration table, generated from :data:`SETTINGS`."""
+    rows = [
+        "| variable | default | accepted | OpenTelemetry fallback | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for setting in SETTINGS:
+        default = f"`{setting.default}`" if setting.default else "(none)"
+        fallback = f"`{setting.otel_env}`" if setting.otel_env else ""
+        rows.append(
+            f"| `{setting.env}` | {default} | {setting.accepted} "
+            f"| {fallback} | {setting.help} |"
+        )
+    return "\n".join(rows) + "\n"

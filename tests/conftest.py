@@ -72,7 +72,7 @@ def _assert_value(actual: Any, expected: Any, where: str) -> None:
         assert isinstance(actual, (int, float)) and actual >= 0, f"{where}: {actual!r}"
     elif isinstance(expected, list):
         assert isinstance(actual, list) and len(actual) == len(expected), f"{where}: {actual!r}"
-        for index, (item, expected_item) in enumerate(zip(actual, expected)):
+        for index, (item, expected_item) in enumerate(zip(actual, expected, strict=True)):
             _assert_value(item, expected_item, f"{where}[{index}]")
     elif isinstance(expected, dict):
         assert isinstance(actual, dict) and list(actual) == list(expected), f"{where}: {actual!r}"

