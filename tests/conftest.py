@@ -155,15 +155,18 @@ class NamekoConsumer:
             env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
 
+    def check_running(self) -> None:
+        if self.process.poll() is not None:
+            stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+            pytest.fail(f"the Nameko consumer exited: {stderr[-2000:]}")
+
     def received(self) -> list[dict[str, Any]]:
         lines = self.output.read_text().splitlines()
         return [json.loads(line) for line in lines if line.strip()]
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         def enough() -> list[dict[str, Any]] | None:
-            if self.process.poll() is not None:
-                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-                pytest.fail(f"the Nameko consumer exited: {stderr[-2000:]}")
+            self.check_running()
             events = self.received()
             return events if len(events) >= count else None
 
@@ -187,7 +190,11 @@ def nameko_consumer(tmp_path: Path, rabbitmq: str) -> Iterator[Callable[..., Nam
         consumer = NamekoConsumer(source_service, event_type, tmp_path)
         consumers.append(consumer)
         queue = f"evt-{source_service}-{event_type}--eventlog_consumer.handle"
-        wait_until(lambda: _queue_consumed(queue), 30, f"a consumer on the Nameko queue {queue}")
+        def ready() -> bool:
+            consumer.check_running()
+            return _queue_consumed(queue)
+
+        wait_until(ready, 30, f"a consumer on the Nameko queue {queue}")
         return consumer
 
     yield start
