@@ -35,3 +35,20 @@ def demo(session: nox.Session) -> None:
     """Instrumented calls printed as JSON envelopes by the default console exporter."""
     session.install("-e", ".")
     session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Regenerate the README's configuration table from the settings table."""
+    session.install("-e", ".")
+    session.run("python", "-c", (
+        "import pathlib, re\n"
+        "from eventlog_instrument.settings import settings_table_markdown\n"
+        "readme = pathlib.Path('README.md')\n"
+        "start = '<!-- settings-table: generated from eventlog_instrument/settings.py; "
+        "tests/test_readme.py keeps it in step -->\\n'\n"
+        "end = '<!-- end settings-table -->'\n"
+        "text = readme.read_text()\n"
+        "head, rest = text.split(start)\n"
+        "readme.write_text(head + start + settings_table_markdown() + end + rest.split(end)[1])\n"
+    ))

@@ -26,15 +26,20 @@ class CallIdentity:
     entrypoint_name: str
     call_id: str
     call_stack: tuple[str, ...]
+    routing_key: str | None = None
+    """The AMQP routing key of this call's events, when not the exporter's default."""
 
     def attributes(self) -> dict[str, Any]:
-        return {
+        attributes: dict[str, Any] = {
             c.ATTR_SERVICE_NAME: self.service_name,
             c.ATTR_ENTRYPOINT_PROTOCOL: self.entrypoint_protocol,
             c.ATTR_ENTRYPOINT_NAME: self.entrypoint_name,
             c.ATTR_CALL_ID: self.call_id,
             c.ATTR_CALL_STACK: self.call_stack,
         }
+        if self.routing_key is not None:
+            attributes[c.ATTR_ROUTING_KEY] = self.routing_key
+        return attributes
 
 
 def new_call_id(service_name: str, entrypoint_name: str) -> str:
@@ -76,4 +81,5 @@ def current_call() -> CallIdentity | None:
         str(attributes[c.ATTR_ENTRYPOINT_NAME]),
         str(attributes[c.ATTR_CALL_ID]),
         tuple(attributes[c.ATTR_CALL_STACK]),
+        attributes.get(c.ATTR_ROUTING_KEY),
     )

@@ -76,6 +76,12 @@ ATTR_EVENT_DATA: Final = "eventlog.event_data"
 ATTR_METADATA: Final = "eventlog.metadata"
 """Span attribute holding a manual event's metadata, already encoded as a JSON object."""
 
+ATTR_AUTO_CAPTURE: Final = "eventlog.auto_capture"
+"""Span attribute set to ``False`` on a call span whose ``entrypoint_fired`` is not wanted."""
+
+ATTR_ROUTING_KEY: Final = "eventlog.routing_key"
+"""Span attribute naming the call's own AMQP routing key (a Nameko service's event_type)."""
+
 ATTR_DATA_PREFIX: Final = "eventlog.data."
 """Prefix of span attributes that instrumentors add to an auto-captured event's ``data``."""
 

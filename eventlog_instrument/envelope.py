@@ -3,7 +3,8 @@
 Three kinds of span become events:
 
 * a call span (an instrumented entrypoint, marked by the ``eventlog.call_id``
-  attribute) becomes an ``entrypoint_fired`` event; its custom attributes become
+  attribute) becomes an ``entrypoint_fired`` event, unless its
+  ``eventlog.auto_capture`` attribute is ``False``; its custom attributes become
   metadata and its ``data`` carries what the span learned (see :func:`span_data`);
 * a manual event span (marked by ``eventlog.event_type``) becomes the caller's event,
   with the caller's data and metadata;
@@ -14,7 +15,8 @@ Three kinds of span become events:
 
 ``data`` of an auto-captured event holds ``duration_ms`` (float, milliseconds),
 ``outcome`` (``"ok"`` or ``"error"``), on error ``error_type`` and ``error_message``
-(from the span's recorded exception, else its status), plus every
+(from the span's recorded exception, else its status), ``trace_id`` and ``span_id``
+(hex, as OpenTelemetry backends show them, to find the span of an event), plus every
 ``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``.
 """
 
@@ -45,6 +47,8 @@ class Event:
     call_id: str
     call_stack: tuple[str, ...]
     event_type: str
+    routing_key: str | None
+    """The call's own AMQP routing key, or ``None`` for the exporter's configured one."""
     envelope: dict[str, Any]
     body: bytes
     """The envelope as UTF-8 JSON."""
@@ -79,6 +83,8 @@ def build_event(
         return None
 
     manual_event_type = attributes.get(c.ATTR_EVENT_TYPE)
+    if manual_event_type is None and attributes.get(c.ATTR_AUTO_CAPTURE) is False:
+        return None
     if manual_event_type is None:
         event_type = c.ENTRYPOINT_FIRED
         metadata = custom_attributes(attributes)
@@ -102,6 +108,7 @@ def build_event(
         call_id=call_stack[-1],
         call_stack=call_stack,
         event_type=event_type,
+        routing_key=attributes.get(c.ATTR_ROUTING_KEY),
         envelope=envelope,
         body=body,
     )
@@ -117,7 +124,7 @@ def custom_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def span_data(span: ReadableSpan) -> dict[str, Any]:
-    """The ``data`` of an auto-captured event: duration, outcome, error and instrumentor keys."""
+    """The ``data`` of an auto-captured event: duration, outcome, error, ids, instrumentor keys."""
     data: dict[str, Any] = {}
     if span.start_time is not None and span.end_time is not None:
         data["duration_ms"] = round((span.end_time - span.start_time) / 1_000_000, 3)
@@ -127,6 +134,9 @@ def span_data(span: ReadableSpan) -> dict[str, Any]:
         error_type, error_message = _error_of(span)
         data["error_type"] = error_type
         data["error_message"] = error_message
+    if span.context is not None:
+        data["trace_id"] = format(span.context.trace_id, "032x")
+        data["span_id"] = format(span.context.span_id, "016x")
     prefix_length = len(c.ATTR_DATA_PREFIX)
     for key, value in (span.attributes or {}).items():
         if key.startswith(c.ATTR_DATA_PREFIX):

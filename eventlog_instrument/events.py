@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -36,17 +37,32 @@ def dispatch_event(
     metadata: dict[str, Any] | None = None,
 ) -> None:
     """Publish a log event of ``event_type`` with ``event_data`` and top-level ``metadata``."""
+    record_event(current_call, event_type, event_data, metadata)
+
+
+def record_event(
+    call: Callable[[], CallIdentity | None],
+    event_type: str,
+    event_data: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    tracer: trace.Tracer | None = None,
+) -> None:
+    """Check the arguments, then end a manual event span for the call ``call()`` returns.
+
+    ``call`` is only asked once the arguments passed their checks; when it returns
+    ``None`` the event is a standalone call of its own.
+    """
     if not isinstance(event_type, str) or not event_type:
         raise TypeError(f"event_type must be a non-empty str, got {event_type!r}")
     encoded_data = encode_json_object("event_data", event_data)
     encoded_metadata = encode_json_object("metadata", metadata)
     try:
-        call = current_call() or _standalone_call(event_type)
-        attributes = call.attributes()
+        identity = call() or _standalone_call(event_type)
+        attributes = identity.attributes()
         attributes[c.ATTR_EVENT_TYPE] = event_type
         attributes[c.ATTR_EVENT_DATA] = encoded_data
         attributes[c.ATTR_METADATA] = encoded_metadata
-        _tracer.start_span(event_type, attributes=attributes).end()
+        (tracer or _tracer).start_span(event_type, attributes=attributes).end()
     except Exception:
         _logger.exception("eventlog_instrument could not record event %r", event_type)
 

@@ -10,8 +10,12 @@ objects, an :class:`~eventlog_instrument.exporters.memory.InMemoryEventExporter`
 test, say. When the application already set an SDK ``TracerProvider``, the exporters
 are added to it; otherwise one is created with the configured service name. Each
 exporter gets its own :class:`~eventlog_instrument.processor.EventLogSpanProcessor`,
-so a slow broker never holds up another. Instrumenting twice does nothing the second
-time; ``uninstrument()`` flushes and stops what ``instrument()`` started.
+so a slow broker never holds up another. Every instrumentor registered under the
+``eventlog_instrument.instrumentors`` entry-point group is enabled unless
+``EVENTLOG_DISABLED_INSTRUMENTATIONS`` names it (``*`` names all) or its library is
+missing or of an unsupported version (one INFO line says which and why).
+Instrumenting twice does nothing the second time; ``uninstrument()`` removes every
+wrapper, flushes and stops what ``instrument()`` started.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from eventlog_instrument.exporters import create_exporters
+from eventlog_instrument.instrumentors import enabled_instrumentors
+from eventlog_instrument.instrumentors.base import BaseInstrumentor
 from eventlog_instrument.processor import EventLogSpanProcessor
 from eventlog_instrument.settings import Settings, load_settings
 
@@ -39,6 +45,7 @@ class EventLogInstrumentor:
 
     _lock: ClassVar[threading.Lock] = threading.Lock()
     _processors: ClassVar[list[EventLogSpanProcessor]] = []
+    _instrumentors: ClassVar[dict[str, BaseInstrumentor]] = {}
     _settings: ClassVar[Settings | None] = None
     _instrumented: ClassVar[bool] = False
     _atexit_registered: ClassVar[bool] = False
@@ -51,6 +58,11 @@ class EventLogInstrumentor:
     def settings(self) -> Settings | None:
         """The settings ``instrument()`` ran with, or ``None`` before it ran."""
         return EventLogInstrumentor._settings
+
+    @property
+    def instrumentors(self) -> list[BaseInstrumentor]:
+        """The framework instrumentors that are active."""
+        return [i for i in EventLogInstrumentor._instrumentors.values() if i.is_instrumented]
 
     @property
     def processors(self) -> list[EventLogSpanProcessor]:
@@ -79,6 +91,9 @@ class EventLogInstrumentor:
             cls._processors = [EventLogSpanProcessor(exporter, settings) for exporter in exporters]
             for processor in cls._processors:
                 provider.add_span_processor(processor)
+            for instrumentor in enabled_instrumentors(settings):
+                active = cls._instrumentors.setdefault(instrumentor.name, instrumentor)
+                active.instrument(settings)
             cls._settings = settings
             cls._instrumented = True
             if not cls._atexit_registered:
@@ -89,6 +104,8 @@ class EventLogInstrumentor:
         """Flush pending events (bounded by ``shutdown_timeout``) and stop exporting."""
         cls = EventLogInstrumentor
         with cls._lock:
+            for instrumentor in cls._instrumentors.values():
+                instrumentor.uninstrument()
             cls._shutdown_processors()
             cls._processors = []
             cls._instrumented = False

@@ -128,6 +128,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Entrypoint (method, endpoint or task) names that produce no entrypoint_fired event.",
     ),
     Setting(
+        "nameko_entrypoint_types", _names, "a comma list of Nameko entrypoint class names", "",
+        "Nameko entrypoint types to capture (Rpc, HttpRequestHandler, EventHandler, Timer, "
+        "Consumer, ...); all when empty.",
+    ),
+    Setting(
         "timestamp_precision", _choice(*TIMESTAMP_PRECISIONS), ", ".join(TIMESTAMP_PRECISIONS),
         "seconds", "Precision of the envelope's timestamp (truncated, never rounded up).",
     ),
@@ -203,6 +208,7 @@ class Settings:
     disabled_instrumentations: tuple[str, ...]
     event_type: str
     entrypoints_to_exclude: tuple[str, ...]
+    nameko_entrypoint_types: tuple[str, ...]
     timestamp_precision: str
     amqp_uri: str
     amqp_timeout: float

@@ -135,30 +135,59 @@ def pipeline() -> Iterator[Callable[..., InMemoryEventExporter]]:
     EventLogInstrumentor().uninstrument()
 
 
-class NamekoConsumer:
-    """A real Nameko service in a subprocess whose ``@event_handler`` writes what it gets."""
+class NamekoProcess:
+    """``nameko run`` of services in ``tests/services`` in a subprocess, stopped by SIGTERM."""
 
-    def __init__(self, source_service: str, event_type: str, workdir: Path) -> None:
-        self.output = workdir / f"received-{uuid.uuid4().hex[:8]}.jsonl"
-        self.output.touch()
-        config = workdir / "nameko.json"
-        config.write_text(json.dumps({"AMQP_URI": AMQP_URI}))
-        env = {
-            **os.environ,
-            "CONSUMER_SOURCE_SERVICE": source_service,
-            "CONSUMER_EVENT_TYPE": event_type,
-            "CONSUMER_OUTPUT": str(self.output),
-            "PYTHONPATH": str(TESTS / "services"),
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "nameko", "run", "--config", str(config), "eventlog_consumer"],
-            env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+    def __init__(
+        self, services: list[str], workdir: Path, config: dict[str, Any], env: dict[str, str]
+    ) -> None:
+        config_file = workdir / f"nameko-{uuid.uuid4().hex[:8]}.json"
+        config_file.write_text(json.dumps({"AMQP_URI": AMQP_URI, **config}))
+        self.log = workdir / f"nameko-{uuid.uuid4().hex[:8]}.log"
+        environ = {**os.environ, "PYTHONPATH": str(TESTS / "services"), **env}
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "nameko", "run", "--config", str(config_file), *services],
+                env=environ, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+            )
 
     def check_running(self) -> None:
         if self.process.poll() is not None:
-            stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-            pytest.fail(f"the Nameko consumer exited: {stderr[-2000:]}")
+            pytest.fail(f"nameko run exited: {self.log.read_text()[-3000:]}")
+
+    def wait_for_queues(self, *queues: str, timeout: float = 30.0) -> None:
+        """Wait until each queue has a consumer: Nameko consumes only after binding."""
+        for queue in queues:
+            def ready(queue: str = queue) -> bool:
+                self.check_running()
+                return _queue_consumed(queue)
+
+            wait_until(ready, timeout, f"a consumer on the queue {queue}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class NamekoConsumer:
+    """A real Nameko service whose ``@event_handler``s write every event they receive."""
+
+    def __init__(self, sources: tuple[str, ...], event_type: str, workdir: Path) -> None:
+        self.output = workdir / f"received-{uuid.uuid4().hex[:8]}.jsonl"
+        self.output.touch()
+        self.runner = NamekoProcess(["eventlog_consumer"], workdir, {}, {
+            "CONSUMER_SOURCE_SERVICES": ",".join(sources),
+            "CONSUMER_EVENT_TYPE": event_type,
+            "CONSUMER_OUTPUT": str(self.output),
+        })
+        self.runner.wait_for_queues(*(
+            f"evt-{source}-{event_type}--eventlog_consumer.handle_{source.replace('-', '_')}"
+            for source in sources
+        ))
 
     def received(self) -> list[dict[str, Any]]:
         lines = self.output.read_text().splitlines()
@@ -166,19 +195,11 @@ class NamekoConsumer:
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
         def enough() -> list[dict[str, Any]] | None:
-            self.check_running()
+            self.runner.check_running()
             events = self.received()
             return events if len(events) >= count else None
 
         return wait_until(enough, timeout, f"{count} events at the Nameko consumer")  # type: ignore[no-any-return]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture
@@ -186,24 +207,35 @@ def nameko_consumer(tmp_path: Path, rabbitmq: str) -> Iterator[Callable[..., Nam
     """Start ``@event_handler(source, event_type)`` consumers; each is ready when returned."""
     consumers: list[NamekoConsumer] = []
 
-    def start(source_service: str, event_type: str = "log_event") -> NamekoConsumer:
-        consumer = NamekoConsumer(source_service, event_type, tmp_path)
+    def start(*sources: str, event_type: str = "log_event") -> NamekoConsumer:
+        consumer = NamekoConsumer(sources, event_type, tmp_path)
         consumers.append(consumer)
-        queue = f"evt-{source_service}-{event_type}--eventlog_consumer.handle"
-        def ready() -> bool:
-            consumer.check_running()
-            return _queue_consumed(queue)
-
-        wait_until(ready, 30, f"a consumer on the Nameko queue {queue}")
         return consumer
 
     yield start
     for consumer in consumers:
-        consumer.stop()
+        consumer.runner.stop()
+
+
+@pytest.fixture
+def nameko_services(tmp_path: Path, rabbitmq: str) -> Iterator[Callable[..., NamekoProcess]]:
+    """Run services with ``nameko run``; stopped with SIGTERM after the test."""
+    runners: list[NamekoProcess] = []
+
+    def start(
+        services: list[str], config: dict[str, Any] | None = None, **env: str
+    ) -> NamekoProcess:
+        runner = NamekoProcess(services, tmp_path, config or {}, env)
+        runners.append(runner)
+        return runner
+
+    yield start
+    for runner in runners:
+        runner.stop()
 
 
 def _queue_consumed(queue: str) -> bool:
-    """The queue has a consumer: Nameko consumes only after it declared and bound it."""
+    """The queue has a consumer."""
     import kombu
 
     with kombu.Connection(AMQP_URI, connect_timeout=2) as connection:

@@ -86,7 +86,7 @@ def test_unchanged_nameko_event_handler_receives_every_event(
 
 
 def test_custom_event_type_is_the_routing_key(rabbitmq, service_name, nameko_consumer, pipeline):
-    consumer = nameko_consumer(service_name, "audit_event")
+    consumer = nameko_consumer(service_name, event_type="audit_event")
     pipeline(extra_exporters=[amqp_exporter(event_type="audit_event")], service_name=service_name)
     dispatch_event("login", {"user": "ann"})
     assert [event["data"] for event in consumer.wait_for(1)] == [{"user": "ann"}]

@@ -13,5 +13,5 @@ def test_readme_configuration_table_is_generated_from_the_settings_table():
     readme = (TESTS.parent / "README.md").read_text()
     table = readme[readme.index(START) + len(START) : readme.index(END)]
     assert table == settings_table_markdown(), (
-        "README.md's configuration table is stale: regenerate it from settings_table_markdown()"
+        "README.md's configuration table is stale: regenerate it with nox -s docs"
     )

@@ -1,7 +1,8 @@
 """``amqp``: publishes envelopes to RabbitMQ in Nameko's event wire format (SPEC §3).
 
 Each event goes to the durable topic exchange ``<service_name>.events`` with the
-configured event type (``EVENTLOG_EVENT_TYPE``, default ``log_event``) as routing key,
+configured event type (``EVENTLOG_EVENT_TYPE``, default ``log_event``; a Nameko
+service's ``EVENTLOG_DISPATCHER.event_type`` for its own events) as routing key,
 so an unchanged Nameko ``@event_handler("<service>", "log_event")`` receives it. The
 body is the envelope as JSON (``application/json``, ``utf-8``), persistent, with the
 call stack in the ``nameko.call_id_stack`` header.
@@ -55,7 +56,9 @@ class AmqpEventExporter(EventExporter):
             for event in events:
                 self._declare(channel, event.service_name)
                 channel.basic_publish(
-                    self._message(channel, event), self._exchange(event), self.routing_key
+                    self._message(channel, event),
+                    self._exchange(event),
+                    event.routing_key or self.routing_key,
                 )
                 self._unconfirmed[self._next_tag] = event
                 self._next_tag += 1

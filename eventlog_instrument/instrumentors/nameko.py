@@ -1,0 +1,161 @@
+"""Nameko: every worker (``@rpc``, ``@http``, ``@event_handler``, ``@timer``,
+``@consume`` and any custom entrypoint) becomes a SERVER span and an
+``entrypoint_fired`` event, with no change to the service.
+
+Envelope: ``service_name`` the service, ``entrypoint_protocol`` the entrypoint's class
+name (``Rpc``, ``HttpRequestHandler``, ``EventHandler``, ``Timer``, ``Consumer``, ...),
+``entrypoint_name`` the method, ``call_id`` and ``call_stack`` Nameko's own
+(``worker_ctx.call_id`` and ``call_id_stack``, parent calls included). ``data`` holds
+``duration_ms`` and ``outcome``; on an error, ``error_type`` and ``error_message``. An
+exception in the entrypoint's ``expected_exceptions`` is not an error: the outcome is
+``ok`` and ``data`` says ``expected_error_type`` and ``expected_error_message``.
+
+What is captured:
+
+* ``EVENTLOG_NAMEKO_ENTRYPOINT_TYPES``: entrypoint class names to capture (all when
+  empty); ``EVENTLOG_ENTRYPOINTS_TO_EXCLUDE``: method names never captured;
+* the service's Nameko config section ``EVENTLOG_DISPATCHER`` (nameko-eventlog-
+  dispatcher's): ``auto_capture: false`` turns capture off for that service,
+  ``entrypoints_to_exclude`` adds method names, ``event_type`` is the AMQP routing key
+  of that service's events;
+* a service that declares the drop-in ``EventLogDispatcher`` keeps that dispatcher's
+  own capture rules, so it never gets two ``entrypoint_fired`` events per call.
+
+A call that is not captured still has its span, so manual events inside it carry its
+identity and the trace continues through it.
+
+Propagation: the span's W3C ``traceparent`` is put in the worker's Nameko context data,
+so RPC calls and events dispatched by the worker carry it (as the
+``nameko.traceparent`` header) beside Nameko's ``call_id_stack``, and the callee's span
+is a child of the caller's. Greenthreads spawned while a span is current (by
+``eventlet.spawn``, a ``GreenPool`` or the container) start with the spawner's context,
+where eventlet would give them an empty one.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import weakref
+from typing import Any, ClassVar
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from eventlog_instrument import __version__
+from eventlog_instrument import constants as c
+from eventlog_instrument.calls import CallIdentity
+from eventlog_instrument.instrumentors.base import BaseInstrumentor
+
+_logger = logging.getLogger(__name__)
+DISPATCHER_CONFIG_KEY = "EVENTLOG_DISPATCHER"
+
+
+class NamekoInstrumentor(BaseInstrumentor):
+    """Spans and ``entrypoint_fired`` events for every Nameko worker."""
+
+    name = "nameko"
+    library = "nameko"
+    supported = ((2, 14), (4,))
+    targets: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("nameko.containers", "ServiceContainer._run_worker", "_run_worker"),
+        ("nameko.containers", "ServiceContainer._worker_result", "_worker_result"),
+        ("eventlet.greenthread", "GreenThread.__init__", "_greenthread_init"),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tracer = trace.get_tracer("eventlog_instrument.nameko", __version__)
+        self._spans: weakref.WeakKeyDictionary[Any, Span] = weakref.WeakKeyDictionary()
+
+    def _run_worker(self, wrapped: Any, container: Any, args: Any, kwargs: Any) -> Any:
+        if context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            return wrapped(*args, **kwargs)
+        worker_ctx = args[0] if args else kwargs["worker_ctx"]
+        try:
+            span = self._start_span(container, worker_ctx)
+            token = context.attach(trace.set_span_in_context(span))
+        except Exception:
+            _logger.exception("eventlog_instrument could not start the span of %r", worker_ctx)
+            return wrapped(*args, **kwargs)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            try:
+                context.detach(token)
+                span.end()
+            except Exception:
+                _logger.exception("eventlog_instrument could not end the span of %r", worker_ctx)
+
+    def _worker_result(self, wrapped: Any, container: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            worker_ctx, _result, exc_info = args
+            span = self._spans.get(worker_ctx)
+            if span is not None and exc_info:
+                _record_outcome(span, worker_ctx, exc_info[1])
+        except Exception:
+            _logger.exception("eventlog_instrument could not record a Nameko worker's outcome")
+        return wrapped(*args, **kwargs)
+
+    def _greenthread_init(self, wrapped: Any, greenthread: Any, args: Any, kwargs: Any) -> Any:
+        result = wrapped(*args, **kwargs)
+        try:
+            if trace.get_current_span().get_span_context().is_valid:
+                greenthread.gr_context = contextvars.copy_context()
+        except Exception:
+            _logger.exception("eventlog_instrument could not pass the context to a greenthread")
+        return result
+
+    def _start_span(self, container: Any, worker_ctx: Any) -> Span:
+        entrypoint = worker_ctx.entrypoint
+        config = container.config.get(DISPATCHER_CONFIG_KEY) or {}
+        call = CallIdentity(
+            worker_ctx.service_name,
+            type(entrypoint).__name__,
+            entrypoint.method_name,
+            worker_ctx.call_id,
+            tuple(worker_ctx.call_id_stack),
+            config.get("event_type") or None,
+        )
+        attributes = call.attributes()
+        if not self._captures(container, entrypoint, config):
+            attributes[c.ATTR_AUTO_CAPTURE] = False
+        parent = propagate.extract(worker_ctx.data)
+        span = self._tracer.start_span(
+            f"{call.service_name}.{call.entrypoint_name}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+        )
+        propagate.inject(worker_ctx.data, context=trace.set_span_in_context(span))
+        self._spans[worker_ctx] = span
+        return span
+
+    def _captures(self, container: Any, entrypoint: Any, config: dict[str, Any]) -> bool:
+        settings = self.settings
+        assert settings is not None
+        if "auto_capture" in config and not config["auto_capture"]:
+            return False
+        if any(_is_drop_in_dispatcher(dependency) for dependency in container.dependencies):
+            return False
+        types = settings.nameko_entrypoint_types
+        if types and type(entrypoint).__name__ not in types:
+            return False
+        excluded = (*settings.entrypoints_to_exclude, *(config.get("entrypoints_to_exclude") or ()))
+        return entrypoint.method_name not in excluded
+
+
+def _record_outcome(span: Span, worker_ctx: Any, error: BaseException) -> None:
+    if isinstance(error, worker_ctx.entrypoint.expected_exceptions):
+        span.set_attribute(c.ATTR_DATA_PREFIX + "expected_error_type", type(error).__name__)
+        span.set_attribute(c.ATTR_DATA_PREFIX + "expected_error_message", str(error))
+        return
+    span.record_exception(error)
+    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+
+
+def _is_drop_in_dispatcher(dependency: Any) -> bool:
+    from eventlog_instrument.nameko_dispatcher import EventLogDispatcher
+
+    return isinstance(dependency, EventLogDispatcher)
