@@ -234,6 +234,14 @@ def nameko_services(tmp_path: Path, rabbitmq: str) -> Iterator[Callable[..., Nam
         runner.stop()
 
 
+def rpc(service: str, method: str, *args: Any) -> Any:
+    """Call a Nameko service the way a script would, with a standalone RPC proxy."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    with ClusterRpcProxy({"AMQP_URI": AMQP_URI}, timeout=20) as proxy:
+        return getattr(getattr(proxy, service), method)(*args)
+
+
 def _queue_consumed(queue: str) -> bool:
     """The queue has a consumer."""
     import kombu

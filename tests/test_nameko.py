@@ -10,17 +10,10 @@ import kombu
 import pytest
 import wrapt
 
-from tests.conftest import AMQP_URI, assert_golden, free_port
+from tests.conftest import AMQP_URI, assert_golden, free_port, rpc, wait_until
 
 SERVICES = ["chain:ServiceA", "chain:ServiceB", "chain:ServiceC", "chain:Toggle"]
 EXPORT_ENV = {"EVENTLOG_EXPORTERS": "amqp", "EVENTLOG_AMQP_URI": AMQP_URI, "EVENTLOG_BSP_SCHEDULE_DELAY": "20"}
-
-
-def rpc(service: str, method: str, *args: Any) -> Any:
-    from nameko.standalone.rpc import ClusterRpcProxy
-
-    with ClusterRpcProxy({"AMQP_URI": AMQP_URI}, timeout=20) as proxy:
-        return getattr(getattr(proxy, service), method)(*args)
 
 
 def publish_job(prefix: str, payload: str) -> None:
@@ -54,8 +47,6 @@ class System:
                 event for event in self.consumer.received()
                 if event["entrypoint_name"] == entrypoint_name and event["event_type"] == "entrypoint_fired"
             ]
-
-        from tests.conftest import wait_until
 
         wait_until(lambda: len(matching()) >= count, 20, f"{count} entrypoint_fired of {entrypoint_name}")
         return matching()

@@ -137,6 +137,7 @@ class AmqpEventExporter(EventExporter):
             "eventlog_instrument: amqp exporter cannot publish to %s (%s: %s); "
             "events are kept and retried",
             mask_uri(self.uri), type(error).__name__, redact(str(error), self.uri),
+            exc_info=error,
         )
 
     def _discard_connection(self) -> None:

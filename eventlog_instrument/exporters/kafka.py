@@ -123,6 +123,7 @@ class KafkaEventExporter(EventExporter):
             "eventlog_instrument: kafka exporter cannot publish to %s (%s); "
             "events are kept and retried",
             mask_secret(self.bootstrap_servers), reason,
+            exc_info=error,
         )
 
     def _discard_producer(self) -> None:
