@@ -66,3 +66,19 @@ def bench(session: nox.Session) -> None:
     with open("benchmarks/results.md", "w", encoding="utf-8") as results:
         results.write(report)
     session.log(report)
+
+
+NAMEKO_TESTS = ["tests/test_nameko.py", "tests/test_dropin_dispatcher.py"]
+MATRIX = {
+    "nameko-2.14": (["nameko==2.14.1"], NAMEKO_TESTS),
+    "nameko-3.0": (["nameko==3.0.0rc11"], NAMEKO_TESTS),
+}
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("target", list(MATRIX))
+def matrix(session: nox.Session, target: str) -> None:
+    """The framework tests against each supported version of each framework."""
+    pins, test_files = MATRIX[target]
+    session.install("-e", ".[test]", *pins)
+    session.run("pytest", *test_files, *session.posargs)

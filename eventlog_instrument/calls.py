@@ -53,6 +53,26 @@ def extend_call_stack(parent_stack: Sequence[str], call_id: str) -> tuple[str, .
     return stack[-c.CALL_STACK_LIMIT :]
 
 
+_MAX_CALL_ID_LENGTH = 512
+
+
+def parse_call_stack(text: str | None) -> tuple[str, ...]:
+    """The call ids of an incoming ``X-Call-Stack`` header; ``()`` when absent or malformed.
+
+    A malformed header (an empty, over-long or space-holding call id) starts a fresh
+    stack rather than failing the request.
+    """
+    if not text:
+        return ()
+    stack = tuple(part.strip() for part in text.split(","))
+    for call_id in stack:
+        if not call_id or len(call_id) > _MAX_CALL_ID_LENGTH or not call_id.isprintable() or (
+            " " in call_id
+        ):
+            return ()
+    return stack[-(c.CALL_STACK_LIMIT - 1) :]
+
+
 def new_call(
     service_name: str,
     entrypoint_protocol: str,

@@ -49,6 +49,21 @@ CALL_STACK_LIMIT: Final = 11
 STANDALONE_PROTOCOL: Final = "Standalone"
 """``entrypoint_protocol`` of a manual event dispatched outside any instrumented call."""
 
+FLASK_PROTOCOL: Final = "Flask"
+"""``entrypoint_protocol`` of a Flask request."""
+
+CELERY_PROTOCOL: Final = "CeleryTask"
+"""``entrypoint_protocol`` of a Celery task run."""
+
+CALL_STACK_HTTP_HEADER: Final = "X-Call-Stack"
+"""HTTP request header with the caller's call stack: call ids, outermost first, comma-separated."""
+
+CALL_ID_HTTP_HEADER: Final = "X-Call-Id"
+"""HTTP response header carrying the call id of the request, for a client to quote."""
+
+CALL_STACK_TASK_HEADER: Final = "eventlog_call_stack"
+"""Celery task message header carrying the publisher's call stack (a list of call ids)."""
+
 RESERVED_PREFIX: Final = "eventlog."
 """Namespace of the span attributes this package sets; they never become metadata."""
 

@@ -47,6 +47,7 @@ from eventlog_instrument.calls import CallIdentity
 from eventlog_instrument.events import record_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.instrumentor import EventLogInstrumentor
+from eventlog_instrument.instrumentors.nameko import nameko_config
 from eventlog_instrument.processor import EventLogSpanProcessor
 from eventlog_instrument.settings import load_settings
 
@@ -76,7 +77,7 @@ class EventLogDispatcher(DependencyProvider):  # type: ignore[misc]
         self._tracer: trace.Tracer | None = None
 
     def setup(self) -> None:
-        config = self.container.config.get(CONFIG_KEY, {}) or {}
+        config = nameko_config(self.container).get(CONFIG_KEY, {}) or {}
         self.auto_capture = config.get("auto_capture") or False
         self.entrypoints_to_exclude = config.get("entrypoints_to_exclude") or []
         self.event_type = config.get("event_type") or self.EVENT_TYPE
@@ -84,7 +85,7 @@ class EventLogDispatcher(DependencyProvider):  # type: ignore[misc]
             self._tracer = trace.get_tracer(__name__)
             return
         settings = load_settings(
-            amqp_uri=self.container.config["AMQP_URI"],
+            amqp_uri=nameko_config(self.container)["AMQP_URI"],
             event_type=self.event_type,
             service_name=self.container.service_name,
         )

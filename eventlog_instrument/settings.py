@@ -10,6 +10,7 @@ variables are honoured as fallbacks where one exists (``OTEL_SERVICE_NAME``,
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,10 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _regexes(value: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for pattern in _names(value))
+
+
 def _topic_template(value: str) -> str:
     value = _non_empty(value)
     value.format(service_name="s", event_type="e")
@@ -131,6 +136,19 @@ SETTINGS: tuple[Setting, ...] = (
         "nameko_entrypoint_types", _names, "a comma list of Nameko entrypoint class names", "",
         "Nameko entrypoint types to capture (Rpc, HttpRequestHandler, EventHandler, Timer, "
         "Consumer, ...); all when empty.",
+    ),
+    Setting(
+        "flask_excluded_urls", _regexes, "a comma list of regular expressions", "",
+        "Flask request paths that get no span and no event (re.search), e.g. ^/health$.",
+    ),
+    Setting(
+        "capture_request_headers", _names, "a comma list of header names", "",
+        "Request headers put in an event's data (Flask), scrubbed by EVENTLOG_SCRUB_DENYLIST.",
+    ),
+    Setting(
+        "scrub_denylist", _names, "a comma list of name fragments",
+        "authorization,cookie,token,password,passwd,secret,api-key,api_key,apikey,session,csrf",
+        "Captured headers whose lower-cased name contains one of these are exported as ***.",
     ),
     Setting(
         "timestamp_precision", _choice(*TIMESTAMP_PRECISIONS), ", ".join(TIMESTAMP_PRECISIONS),
@@ -209,6 +227,9 @@ class Settings:
     event_type: str
     entrypoints_to_exclude: tuple[str, ...]
     nameko_entrypoint_types: tuple[str, ...]
+    flask_excluded_urls: tuple[re.Pattern[str], ...]
+    capture_request_headers: tuple[str, ...]
+    scrub_denylist: tuple[str, ...]
     timestamp_precision: str
     amqp_uri: str
     amqp_timeout: float
@@ -260,7 +281,7 @@ def load_settings(
         raw, source = _raw_value(setting, environ, options)
         try:
             values[setting.name] = setting.parse(raw)
-        except (ValueError, KeyError, IndexError) as error:
+        except (ValueError, KeyError, IndexError, re.error) as error:
             shown = mask_secret(raw) if setting.secret else raw
             origin = setting.name if source == "option" else source
             raise SettingsError(
@@ -330,7 +351,7 @@ def display_value(name: str, settings: Settings) -> str:
     if setting.secret:
         return mask_secret(value)
     if isinstance(value, tuple):
-        return ",".join(value)
+        return ",".join(str(getattr(item, "pattern", item)) for item in value)
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 

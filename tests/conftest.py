@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import kombu
 import pytest
 
 from eventlog_instrument import EventLogInstrumentor
@@ -80,6 +81,39 @@ def _assert_value(actual: Any, expected: Any, where: str) -> None:
             _assert_value(actual[key], value, f"{where}.{key}")
     else:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
+class BoundQueue:
+    """A test queue bound to ``<service>.events`` that reads messages back with kombu."""
+
+    def __init__(self, service_name: str, routing_key: str = "log_event") -> None:
+        self.connection = kombu.Connection(AMQP_URI)
+        self.name = f"test-{uuid.uuid4().hex[:8]}"
+        exchange = kombu.Exchange(f"{service_name}.events", type="topic", durable=True)
+        self.queue = kombu.Queue(self.name, exchange, routing_key, auto_delete=True)
+        self.queue(self.connection.default_channel).declare()
+
+    def read(self, count: int, timeout: float = 30.0) -> list[Any]:
+        messages: list[Any] = []
+
+        def keep(_body: object, message: Any) -> None:
+            message.ack()
+            messages.append(message)
+
+        with kombu.Consumer(
+            self.connection, [self.queue], callbacks=[keep], accept=["json"], prefetch_count=1000
+        ):
+            deadline = time.monotonic() + timeout
+            while len(messages) < count and time.monotonic() < deadline:
+                try:
+                    self.connection.drain_events(timeout=0.5)
+                except TimeoutError:
+                    continue
+        assert len(messages) >= count, f"{len(messages)} of {count} messages arrived"
+        return messages
+
+    def close(self) -> None:
+        self.connection.release()
 
 
 @pytest.fixture(scope="session")
@@ -236,10 +270,14 @@ def nameko_services(tmp_path: Path, rabbitmq: str) -> Iterator[Callable[..., Nam
 
 def rpc(service: str, method: str, *args: Any) -> Any:
     """Call a Nameko service the way a script would, with a standalone RPC proxy."""
+    import nameko
     from nameko.standalone.rpc import ClusterRpcProxy
 
+    if hasattr(nameko, "config"):  # Nameko 3: the client reads the global config
+        with nameko.config.patch({"AMQP_URI": AMQP_URI}), ClusterRpcProxy(timeout=20) as client:
+            return getattr(client[service], method)(*args)
     with ClusterRpcProxy({"AMQP_URI": AMQP_URI}, timeout=20) as proxy:
-        return getattr(getattr(proxy, service), method)(*args)
+        return getattr(proxy[service], method)(*args)
 
 
 def _queue_consumed(queue: str) -> bool:
@@ -252,3 +290,50 @@ def _queue_consumed(queue: str) -> bool:
             return bool(channel.queue_declare(queue, passive=True).consumer_count)
         except connection.channel_errors:
             return False
+
+
+class ServerProcess:
+    """A server command on a free loopback port, ready once the port accepts connections."""
+
+    def __init__(self, command: list[str], port: int, workdir: Path, env: dict[str, str]) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = workdir / f"server-{uuid.uuid4().hex[:8]}.log"
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, env={**os.environ, **env}, cwd=TESTS / "apps",
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited: {self.log.read_text()[-3000:]}")
+            return port_open("127.0.0.1", port)
+
+        wait_until(ready, 30, f"the server on port {port}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Serve ``module:app`` from ``tests/apps`` with gunicorn (2 workers by default)."""
+    servers: list[ServerProcess] = []
+
+    def start(app: str, *options: str, **env: str) -> ServerProcess:
+        port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+                   "--graceful-timeout", "10", *options, app]
+        server = ServerProcess(command, port, tmp_path, {"PYTHONPATH": str(TESTS / "apps"), **env})
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import uuid
 
-import kombu
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -16,7 +14,7 @@ from eventlog_instrument import dispatch_event
 from eventlog_instrument.calls import new_call
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.conftest import AMQP_URI, wait_until
+from tests.conftest import AMQP_URI, BoundQueue, wait_until
 from tests.tcpproxy import TcpProxy
 
 tracer = trace.get_tracer("tests")
@@ -24,39 +22,6 @@ tracer = trace.get_tracer("tests")
 
 def amqp_exporter(uri: str = AMQP_URI, **options) -> AmqpEventExporter:
     return AmqpEventExporter(load_settings({}, amqp_uri=uri, **options))
-
-
-class BoundQueue:
-    """A test queue bound to ``<service>.events`` that reads messages back with kombu."""
-
-    def __init__(self, service_name: str, routing_key: str = "log_event") -> None:
-        self.connection = kombu.Connection(AMQP_URI)
-        self.name = f"test-{uuid.uuid4().hex[:8]}"
-        exchange = kombu.Exchange(f"{service_name}.events", type="topic", durable=True)
-        self.queue = kombu.Queue(self.name, exchange, routing_key, auto_delete=True)
-        self.queue(self.connection.default_channel).declare()
-
-    def read(self, count: int, timeout: float = 30.0) -> list[kombu.Message]:
-        messages: list[kombu.Message] = []
-
-        def keep(_body: object, message: kombu.Message) -> None:
-            message.ack()
-            messages.append(message)
-
-        with kombu.Consumer(
-            self.connection, [self.queue], callbacks=[keep], accept=["json"], prefetch_count=1000
-        ):
-            deadline = time.monotonic() + timeout
-            while len(messages) < count and time.monotonic() < deadline:
-                try:
-                    self.connection.drain_events(timeout=0.5)
-                except TimeoutError:
-                    continue
-        assert len(messages) >= count, f"{len(messages)} of {count} messages arrived"
-        return messages
-
-    def close(self) -> None:
-        self.connection.release()
 
 
 @pytest.fixture

@@ -109,7 +109,7 @@ class NamekoInstrumentor(BaseInstrumentor):
 
     def _start_span(self, container: Any, worker_ctx: Any) -> Span:
         entrypoint = worker_ctx.entrypoint
-        config = container.config.get(DISPATCHER_CONFIG_KEY) or {}
+        config = nameko_config(container).get(DISPATCHER_CONFIG_KEY) or {}
         call = CallIdentity(
             worker_ctx.service_name,
             type(entrypoint).__name__,
@@ -144,6 +144,13 @@ class NamekoInstrumentor(BaseInstrumentor):
             return False
         excluded = (*settings.entrypoints_to_exclude, *(config.get("entrypoints_to_exclude") or ()))
         return entrypoint.method_name not in excluded
+
+
+def nameko_config(container: Any) -> Any:
+    """The service's config: ``nameko.config`` in Nameko 3, ``container.config`` in Nameko 2."""
+    import nameko
+
+    return getattr(nameko, "config", None) or container.config
 
 
 def _record_outcome(span: Span, worker_ctx: Any, error: BaseException) -> None:

@@ -1,0 +1,254 @@
+"""Flask: every request becomes a SERVER span and an ``entrypoint_fired`` event.
+
+Apps created before ``instrument()`` are covered too: the hooks are on Flask's class.
+
+Envelope: ``service_name`` the configured service name (``EVENTLOG_SERVICE_NAME``), or
+the app's import name when none is configured; ``entrypoint_protocol`` ``"Flask"``;
+``entrypoint_name`` the endpoint (view) name; for a 404 the request path, for a 405 the
+endpoint of the route whose methods did not match. ``data`` holds ``method``,
+``route`` (the rule, e.g. ``/orders/<int:order_id>``; absent for a 404), ``path``,
+``status_code``, ``duration_ms``, ``outcome`` (an error for a 5xx or an unhandled
+exception), ``error_type`` and ``error_message``, ``trace_id``, ``span_id``, and, when
+``EVENTLOG_CAPTURE_REQUEST_HEADERS`` names some, ``request_headers`` as ``"Name:
+value"`` strings, scrubbed by ``EVENTLOG_SCRUB_DENYLIST``.
+
+Propagation: an incoming ``X-Call-Stack`` header (call ids, outermost first, comma
+separated) is continued, and so is a W3C ``traceparent``; a malformed one starts a
+fresh stack. The response carries the request's call id in ``X-Call-Id``. A streamed
+response ends its span when the server closes the stream.
+
+``EVENTLOG_FLASK_EXCLUDED_URLS`` (regular expressions searched in the path) names
+requests that get no span at all: health checks, say.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
+from typing import Any, ClassVar
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from eventlog_instrument import __version__
+from eventlog_instrument import constants as c
+from eventlog_instrument.calls import new_call, parse_call_stack
+from eventlog_instrument.instrumentors.base import BaseInstrumentor
+from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
+
+_logger = logging.getLogger(__name__)
+_STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_")
+_DATA = c.ATTR_DATA_PREFIX
+
+
+class _Request:
+    """What one request's span needs between the hooks."""
+
+    __slots__ = ("call_id", "method", "parent_stack", "span")
+
+    def __init__(self, span: Span, method: str, parent_stack: tuple[str, ...]) -> None:
+        self.span = span
+        self.method = method
+        self.parent_stack = parent_stack
+        self.call_id: str | None = None
+
+
+_current_request: ContextVar[_Request | None] = ContextVar("eventlog_flask_request", default=None)
+
+
+class FlaskInstrumentor(BaseInstrumentor):
+    """Spans and ``entrypoint_fired`` events for every Flask request."""
+
+    name = "flask"
+    library = "flask"
+    supported = ((2, 3), (4,))
+    targets: ClassVar[tuple[tuple[str, str, str], ...]] = (
+        ("flask.app", "Flask.wsgi_app", "_wsgi_app"),
+        ("flask.app", "Flask.full_dispatch_request", "_full_dispatch_request"),
+        ("flask.app", "Flask.handle_exception", "_handle_exception"),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tracer = trace.get_tracer("eventlog_instrument.flask", __version__)
+
+    def _wsgi_app(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
+        environ, start_response = _bind_wsgi(*args, **kwargs)
+        if context.get_value(_SUPPRESS_INSTRUMENTATION_KEY) or self._excluded(environ):
+            return wrapped(*args, **kwargs)
+        try:
+            request = self._start(app, environ)
+            token = context.attach(trace.set_span_in_context(request.span))
+            request_token = _current_request.set(request)
+        except Exception:
+            _logger.exception("eventlog_instrument could not start a Flask request span")
+            return wrapped(*args, **kwargs)
+
+        def start_response_with_call_id(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            try:
+                self._on_status(request, app, environ, status, headers)
+            except Exception:
+                _logger.exception("eventlog_instrument could not record a Flask response")
+            return start_response(status, headers, exc_info)
+
+        try:
+            response = wrapped(environ, start_response_with_call_id)
+        except BaseException as error:
+            _end(request, error)
+            raise
+        finally:
+            _current_request.reset(request_token)
+            context.detach(token)
+        return _EndsSpanOnClose(response, request)
+
+    def _full_dispatch_request(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
+        request = _current_request.get()
+        if request is not None:
+            try:
+                self._identify(request, app)
+            except Exception:
+                _logger.exception("eventlog_instrument could not name a Flask request")
+        return wrapped(*args, **kwargs)
+
+    def _handle_exception(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
+        request = _current_request.get()
+        if request is not None and args:
+            try:
+                request.span.record_exception(args[0])
+            except Exception:
+                _logger.exception("eventlog_instrument could not record a Flask exception")
+        return wrapped(*args, **kwargs)
+
+    def _excluded(self, environ: dict[str, Any]) -> bool:
+        assert self.settings is not None
+        patterns = self.settings.flask_excluded_urls
+        if not patterns:
+            return False
+        path = environ.get("PATH_INFO", "")
+        return any(pattern.search(path) for pattern in patterns)
+
+    def _start(self, app: Any, environ: dict[str, Any]) -> _Request:
+        assert self.settings is not None
+        method = environ.get("REQUEST_METHOD", "GET")
+        attributes: dict[str, Any] = {
+            _DATA + "method": method,
+            _DATA + "path": environ.get("PATH_INFO", ""),
+        }
+        headers = self.settings.capture_request_headers
+        if headers:
+            attributes[_DATA + "request_headers"] = _captured_headers(
+                environ, headers, self.settings.scrub_denylist
+            )
+        span = self._tracer.start_span(
+            f"HTTP {method}",
+            context=propagate.extract(_EnvironHeaders(environ)),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+        )
+        return _Request(span, method, parse_call_stack(environ.get(_STACK_ENVIRON_KEY)))
+
+    def _identify(self, request: _Request, app: Any) -> None:
+        """Give the span its call identity, now that Flask has matched the request."""
+        from flask import request as flask_request
+
+        rule = flask_request.url_rule
+        if rule is not None:
+            self._name(request, app, str(flask_request.endpoint), rule.rule)
+        else:
+            self._name(request, app, *_unmatched(app, flask_request))
+
+    def _on_status(
+        self, request: _Request, app: Any, environ: dict[str, Any], status: str, headers: list[Any]
+    ) -> None:
+        if request.call_id is None:
+            self._name(request, app, environ.get("PATH_INFO", ""), None)
+        code = int(status.split(" ", 1)[0])
+        request.span.set_attribute(_DATA + "status_code", code)
+        if code >= 500:
+            request.span.set_status(Status(StatusCode.ERROR, status))
+        headers.append((c.CALL_ID_HTTP_HEADER, str(request.call_id)))
+
+    def _name(self, request: _Request, app: Any, entrypoint: str, route: str | None) -> None:
+        assert self.settings is not None
+        service_name = self.settings.service_name
+        if service_name == DEFAULT_SERVICE_NAME:
+            service_name = app.name
+        call = new_call(service_name, c.FLASK_PROTOCOL, entrypoint, request.parent_stack)
+        request.call_id = call.call_id
+        span = request.span
+        span.set_attributes(call.attributes())
+        if route is not None:
+            span.set_attribute(_DATA + "route", route)
+        span.update_name(f"{request.method} {route or entrypoint}")
+
+
+def _bind_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> tuple[Any, Any]:
+    return environ, start_response
+
+
+def _end(request: _Request, error: BaseException | None = None) -> None:
+    try:
+        if error is not None:
+            request.span.record_exception(error)
+            request.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        request.span.end()
+    except Exception:
+        _logger.exception("eventlog_instrument could not end a Flask request span")
+
+
+def _unmatched(app: Any, flask_request: Any) -> tuple[str, str | None]:
+    """404: the path, no route; 405: the endpoint and rule whose methods did not match."""
+    valid_methods = getattr(flask_request.routing_exception, "valid_methods", None)
+    if valid_methods:
+        adapter = app.url_map.bind_to_environ(flask_request.environ)
+        rule, _ = adapter.match(method=next(iter(valid_methods)), return_rule=True)
+        return str(rule.endpoint), str(rule.rule)
+    return str(flask_request.path), None
+
+
+def _captured_headers(
+    environ: dict[str, Any], names: tuple[str, ...], denylist: tuple[str, ...]
+) -> tuple[str, ...]:
+    captured = []
+    for name in names:
+        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        if value is None:
+            continue
+        lowered = name.lower()
+        if any(fragment.lower() in lowered for fragment in denylist):
+            value = "***"
+        captured.append(f"{name}: {value}")
+    return tuple(captured)
+
+
+class _EnvironHeaders(dict[str, str]):
+    """The W3C propagator reads ``traceparent``/``tracestate``; WSGI has ``HTTP_*`` keys."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        super().__init__()
+        for key in ("HTTP_TRACEPARENT", "HTTP_TRACESTATE", "HTTP_BAGGAGE"):
+            if key in environ:
+                self[key[5:].lower()] = environ[key]
+
+
+class _EndsSpanOnClose:
+    """The WSGI response, ending the span when the server closes it (after streaming)."""
+
+    def __init__(self, response: Iterable[bytes], request: _Request) -> None:
+        self._response = response
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._response)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._response, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _end(self._request)

@@ -1,0 +1,102 @@
+"""The Flask instrumentor: a real app under gunicorn (2 workers), driven over HTTP."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import requests
+
+from tests.conftest import AMQP_URI, BoundQueue, assert_golden
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_CALL = "gateway.checkout.1"
+
+
+@pytest.fixture
+def shop(gunicorn, rabbitmq):
+    service = f"flask{uuid.uuid4().hex[:8]}"
+    queue = BoundQueue(service)
+    server = gunicorn(
+        "flask_app:app",
+        EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI=AMQP_URI, EVENTLOG_SERVICE_NAME=service,
+        EVENTLOG_BSP_SCHEDULE_DELAY="20", EVENTLOG_FLASK_EXCLUDED_URLS="^/health$",
+        EVENTLOG_CAPTURE_REQUEST_HEADERS="User-Agent,Authorization",
+    )
+    yield server, queue
+    queue.close()
+
+
+def get(server, path: str, **headers: str) -> requests.Response:
+    return requests.get(server.url + path, headers={"User-Agent": "golden-test", **headers}, timeout=10)
+
+
+def envelopes(queue: BoundQueue, count: int) -> list[dict]:
+    return [json.loads(message.body) for message in queue.read(count)]
+
+
+def fired(events: list[dict], name: str) -> dict:
+    [event] = [e for e in events if e["entrypoint_name"] == name and e["event_type"] == "entrypoint_fired"]
+    return event
+
+
+def test_exact_envelopes_for_200_404_405_500_and_a_stream(shop):
+    server, queue = shop
+    ok = get(
+        server, "/orders/42", **{"X-Call-Stack": PARENT_CALL, "Authorization": "Bearer s3cr3t"},
+        traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-01",
+    )
+    assert ok.json() == {"id": 42}
+    assert get(server, "/missing").status_code == 404
+    assert get(server, "/only-post").status_code == 405
+    assert get(server, "/boom").status_code == 500
+    streamed = get(server, "/stream")
+    assert streamed.text == "0\n1\n2\n"
+
+    events = envelopes(queue, 6)
+    assert_golden(fired(events, "get_order"), "flask/ok")
+    assert_golden(fired(events, "/missing"), "flask/not_found")
+    assert_golden(fired(events, "only_post"), "flask/method_not_allowed")
+    assert_golden(fired(events, "boom"), "flask/error")
+    assert_golden(fired(events, "stream"), "flask/stream")
+    assert fired(events, "stream")["data"]["duration_ms"] >= 150, "the span ends with the stream"
+    assert "s3cr3t" not in json.dumps(events)
+
+
+def test_call_stack_and_trace_continue_and_the_call_id_comes_back(shop):
+    server, queue = shop
+    response = get(
+        server, "/orders/7", **{"X-Call-Stack": f"outer.call.0, {PARENT_CALL}"},
+        traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-01",
+    )
+    events = envelopes(queue, 2)
+    request_event = fired(events, "get_order")
+    [manual] = [e for e in events if e["event_type"] == "order_viewed"]
+    assert response.headers["X-Call-Id"] == request_event["call_id"]
+    assert request_event["call_stack"] == ["outer.call.0", PARENT_CALL, request_event["call_id"]]
+    assert request_event["data"]["trace_id"] == TRACE_ID
+    assert manual["call_stack"] == request_event["call_stack"]
+    assert manual["data"] == {"order_id": 7}
+
+
+@pytest.mark.parametrize("bad", ["", " , ", "a b,c", "x" * 600, "a,,b"])
+def test_malformed_call_stack_header_starts_a_fresh_stack(shop, bad):
+    import http.client
+
+    server, queue = shop
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.request("GET", "/orders/1", headers={"X-Call-Stack": bad, "traceparent": "00-zz-yy-01"})
+    assert connection.getresponse().status == 200
+    connection.close()
+    event = fired(envelopes(queue, 2), "get_order")
+    assert event["call_stack"] == [event["call_id"]]
+
+
+def test_excluded_url_has_no_event(shop):
+    server, queue = shop
+    assert get(server, "/health").text == "ok"
+    get(server, "/orders/3")
+    events = envelopes(queue, 2)
+    assert {e["entrypoint_name"] for e in events} == {"get_order"}
+    assert queue.read(0, timeout=0.5) == []
