@@ -337,3 +337,48 @@ def gunicorn(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in servers:
         server.stop()
+
+
+class CeleryWorker:
+    """``celery worker`` with the prefork pool, stopped by SIGTERM (a warm shutdown)."""
+
+    def __init__(self, queue: str, options: tuple[str, ...], env: dict[str, str], workdir: Path) -> None:
+        self.log = workdir / f"celery-{uuid.uuid4().hex[:8]}.log"
+        command = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool", "prefork",
+                   "--concurrency", "2", "-Q", queue, "--without-heartbeat", "--without-gossip",
+                   "--without-mingle", "-l", "INFO", *options]
+        environ = {**os.environ, "PYTHONPATH": str(TESTS / "apps"), "CELERY_TEST_QUEUE": queue,
+                   "EVENTLOG_TEST_INSTRUMENT": "1", **env}
+        with self.log.open("wb") as output:
+            self.process = subprocess.Popen(command, env=environ, cwd=TESTS / "apps", stdout=output,
+                                            stderr=subprocess.STDOUT)
+
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                pytest.fail(f"the Celery worker exited: {self.log.read_text()[-3000:]}")
+            return _queue_consumed(queue)
+
+        wait_until(ready, 60, f"the Celery worker consuming {queue}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def celery_worker(tmp_path: Path, rabbitmq: str) -> Iterator[Callable[..., CeleryWorker]]:
+    """Start prefork Celery workers for ``tests/apps/celery_app.py``, each on its own queue."""
+    workers: list[CeleryWorker] = []
+
+    def start(queue: str, *options: str, **env: str) -> CeleryWorker:
+        worker = CeleryWorker(queue, options, env, tmp_path)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

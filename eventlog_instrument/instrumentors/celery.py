@@ -1,0 +1,201 @@
+"""Celery: every task run becomes a CONSUMER span and an ``entrypoint_fired`` event, and
+every task published from an instrumented call carries that call's stack.
+
+Envelope: ``service_name`` the configured service name (``EVENTLOG_SERVICE_NAME``), or
+the Celery app's main name when none is configured; ``entrypoint_protocol``
+``"CeleryTask"``; ``entrypoint_name`` the task name. ``data`` holds ``task_id``,
+``retries``, ``state`` (``SUCCESS``, ``FAILURE``, ``RETRY``, ...), ``duration_ms``,
+``outcome`` (``ok``, ``error``, or ``retry`` for an attempt that asked to be retried,
+with ``retry_reason``), ``trace_id``, ``span_id``, and on an error ``error_type`` and
+``error_message``. An exception listed in the task's ``throws`` is not an error: the
+outcome is ``ok`` and ``data`` says ``expected_error_type`` and
+``expected_error_message``.
+
+Propagation: ``delay``, ``apply_async`` and ``send_task`` called inside an instrumented
+call (a Flask request, a Nameko worker, another task) put the call stack in the task
+message header ``eventlog_call_stack`` and the W3C ``traceparent`` beside it, at the
+top level of the message headers and in its nested ``headers`` dict (Celery reads
+custom headers from either, depending on version and protocol); the worker reads
+both, so the task's ``call_stack`` extends the publisher's. A retry is published by
+the attempt that failed, so the next attempt's stack extends that attempt's.
+
+Prefork: each pool child builds its own exporter connections and thread after the
+fork, and flushes its pending events when it exits (``worker_max_tasks_per_child``,
+pool shrink, warm shutdown) within ``EVENTLOG_SHUTDOWN_TIMEOUT``.
+
+Why signals and not wrappers: Celery runs a task's body through a tracer closure it
+builds per task, and publishes through a closure too; its signals are the stable,
+documented hooks at exactly these points. They are declared below as data and
+connected and disconnected like the other instrumentors' wrappers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from eventlog_instrument import __version__
+from eventlog_instrument import constants as c
+from eventlog_instrument.calls import current_call, new_call
+from eventlog_instrument.instrumentors.base import BaseInstrumentor
+from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
+
+_logger = logging.getLogger(__name__)
+_DATA = c.ATTR_DATA_PREFIX
+_NESTED_HEADERS = "headers"
+
+
+class CeleryInstrumentor(BaseInstrumentor):
+    """Spans and ``entrypoint_fired`` events for every Celery task run."""
+
+    name = "celery"
+    library = "celery"
+    supported = ((5, 3), (6,))
+    targets: ClassVar[tuple[tuple[str, str, str], ...]] = ()
+    signals: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("before_task_publish", "_before_task_publish"),
+        ("task_prerun", "_task_prerun"),
+        ("task_retry", "_task_retry"),
+        ("task_failure", "_task_failure"),
+        ("task_postrun", "_task_postrun"),
+        ("worker_process_shutdown", "_worker_process_shutdown"),
+    )
+    """``(signal in celery.signals, handler method)``, connected while instrumented."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tracer = trace.get_tracer("eventlog_instrument.celery", __version__)
+        self._runs: dict[str, tuple[Span, object]] = {}
+
+    def instrument(self, settings: Any) -> None:
+        if self.is_instrumented:
+            return
+        super().instrument(settings)
+        from celery import signals
+
+        for signal_name, handler in self.signals:
+            getattr(signals, signal_name).connect(getattr(self, handler), weak=False)
+
+    def uninstrument(self) -> None:
+        if not self.is_instrumented:
+            return
+        from celery import signals
+
+        for signal_name, handler in self.signals:
+            getattr(signals, signal_name).disconnect(getattr(self, handler))
+        super().uninstrument()
+
+    def _before_task_publish(self, headers: dict[str, Any] | None = None, **_: Any) -> None:
+        if headers is None or context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            return
+        try:
+            carried: dict[str, Any] = {}
+            call = current_call()
+            if call is not None:
+                carried[c.CALL_STACK_TASK_HEADER] = list(call.call_stack)
+            propagate.inject(carried)
+            if carried:
+                headers.update(carried)
+                nested = headers.get(_NESTED_HEADERS)
+                if isinstance(nested, dict):
+                    nested.update(carried)
+                else:
+                    headers[_NESTED_HEADERS] = dict(carried)
+        except Exception:
+            _logger.exception("eventlog_instrument could not add the call stack to a task")
+
+    def _task_prerun(self, task_id: str = "", task: Any = None, **_: Any) -> None:
+        if task is None or context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            return
+        try:
+            request = task.request
+            carrier = _carrier(request)
+            stack = carrier.get(c.CALL_STACK_TASK_HEADER) or ()
+            parent_stack = tuple(str(call_id) for call_id in stack) if isinstance(
+                stack, (list, tuple)
+            ) else ()
+            call = new_call(self._service_name(task), c.CELERY_PROTOCOL, task.name, parent_stack)
+            attributes = call.attributes()
+            attributes[_DATA + "task_id"] = task_id
+            attributes[_DATA + "retries"] = int(request.retries or 0)
+            span = self._tracer.start_span(
+                task.name,
+                context=propagate.extract(carrier),
+                kind=SpanKind.CONSUMER,
+                attributes=attributes,
+            )
+            token = context.attach(trace.set_span_in_context(span))
+            self._runs[task_id] = (span, token)
+        except Exception:
+            _logger.exception("eventlog_instrument could not start the span of task %s", task_id)
+
+    def _task_retry(self, request: Any = None, reason: Any = None, **_: Any) -> None:
+        run = self._runs.get(getattr(request, "id", None) or "")
+        if run is not None:
+            span = run[0]
+            span.set_attribute(_DATA + "outcome", "retry")
+            span.set_attribute(_DATA + "retry_reason", str(reason))
+
+    def _task_failure(
+        self, task_id: str = "", exception: BaseException | None = None, sender: Any = None,
+        **_: Any,
+    ) -> None:
+        run = self._runs.get(task_id)
+        if run is None or exception is None:
+            return
+        try:
+            span = run[0]
+            if isinstance(exception, tuple(getattr(sender, "throws", ()) or ())):
+                span.set_attribute(_DATA + "expected_error_type", type(exception).__name__)
+                span.set_attribute(_DATA + "expected_error_message", str(exception))
+                return
+            span.record_exception(exception)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
+        except Exception:
+            _logger.exception("eventlog_instrument could not record the failure of task %s", task_id)
+
+    def _task_postrun(self, task_id: str = "", state: str | None = None, **_: Any) -> None:
+        run = self._runs.pop(task_id, None)
+        if run is None:
+            return
+        span, token = run
+        try:
+            if state is not None:
+                span.set_attribute(_DATA + "state", str(state))
+            context.detach(token)  # type: ignore[arg-type]
+            span.end()
+        except Exception:
+            _logger.exception("eventlog_instrument could not end the span of task %s", task_id)
+
+    def _worker_process_shutdown(self, **_: Any) -> None:
+        """A pool child leaves with ``os._exit``, which skips ``atexit``: flush now."""
+        from eventlog_instrument.instrumentor import EventLogInstrumentor
+
+        try:
+            EventLogInstrumentor().uninstrument()
+        except Exception:
+            _logger.exception("eventlog_instrument could not flush before the child exits")
+
+    def _service_name(self, task: Any) -> str:
+        assert self.settings is not None
+        service_name = self.settings.service_name
+        if service_name == DEFAULT_SERVICE_NAME:
+            return str(getattr(task.app, "main", None) or "celery")
+        return service_name
+
+
+def _carrier(request: Any) -> dict[str, Any]:
+    """The propagated headers of a task request, from either header level."""
+    carrier: dict[str, Any] = {}
+    nested = getattr(request, _NESTED_HEADERS, None)
+    if isinstance(nested, dict):
+        carrier.update(nested)
+    for key in (c.CALL_STACK_TASK_HEADER, "traceparent", "tracestate", "baggage"):
+        value = getattr(request, key, None)
+        if value is not None:
+            carrier[key] = value
+    return carrier
