@@ -14,7 +14,7 @@ from eventlog_instrument.calls import new_call
 from tests.conftest import AMQP_URI, TESTS, BoundQueue, assert_golden
 
 sys.path.insert(0, str(TESTS / "apps"))
-import celery_app  # noqa: E402
+import celery_app
 
 tracer = trace.get_tracer("tests")
 

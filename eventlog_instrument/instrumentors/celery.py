@@ -156,7 +156,7 @@ class CeleryInstrumentor(BaseInstrumentor):
             span.record_exception(exception)
             span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
         except Exception:
-            _logger.exception("eventlog_instrument could not record the failure of task %s", task_id)
+            _logger.exception("eventlog_instrument could not record a failure of task %s", task_id)
 
     def _task_postrun(self, task_id: str = "", state: str | None = None, **_: Any) -> None:
         run = self._runs.pop(task_id, None)

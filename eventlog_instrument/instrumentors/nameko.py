@@ -27,7 +27,12 @@ identity and the trace continues through it.
 Propagation: the span's W3C ``traceparent`` is put in the worker's Nameko context data,
 so RPC calls and events dispatched by the worker carry it (as the
 ``nameko.traceparent`` header) beside Nameko's ``call_id_stack``, and the callee's span
-is a child of the caller's. Greenthreads spawned while a span is current (by
+is a child of the caller's. Standalone clients (``ClusterRpcProxy``/``ServiceRpcProxy``
+in Nameko 2, ``ClusterRpcClient``/``ServiceRpcClient`` in Nameko 3) created inside an
+instrumented Flask request or Celery task get that call's stack and trace context as
+their context data, so the callee's stack extends the caller's (with the client's own
+call id in between, as Nameko always adds it). Greenthreads spawned while a span is
+current (by
 ``eventlet.spawn``, a ``GreenPool`` or the container) start with the spawner's context,
 where eventlet would give them an empty one.
 """
@@ -35,6 +40,7 @@ where eventlet would give them an empty one.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import weakref
 from typing import Any, ClassVar
@@ -45,11 +51,13 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import CallIdentity
+from eventlog_instrument.calls import CallIdentity, current_call
 from eventlog_instrument.instrumentors.base import BaseInstrumentor
 
 _logger = logging.getLogger(__name__)
 DISPATCHER_CONFIG_KEY = "EVENTLOG_DISPATCHER"
+CALL_ID_STACK_CONTEXT_KEY = "call_id_stack"
+"""Nameko's context data key for the call stack (``nameko.call_id_stack`` on the wire)."""
 
 
 class NamekoInstrumentor(BaseInstrumentor):
@@ -62,6 +70,8 @@ class NamekoInstrumentor(BaseInstrumentor):
         ("nameko.containers", "ServiceContainer._run_worker", "_run_worker"),
         ("nameko.containers", "ServiceContainer._worker_result", "_worker_result"),
         ("eventlet.greenthread", "GreenThread.__init__", "_greenthread_init"),
+        ("nameko.standalone.rpc", "StandaloneProxyBase.__init__", "_standalone_client_init"),
+        ("nameko.standalone.rpc", "ClusterRpcClient.__init__", "_standalone_client_init"),
     )
 
     def __init__(self) -> None:
@@ -106,6 +116,21 @@ class NamekoInstrumentor(BaseInstrumentor):
         except Exception:
             _logger.exception("eventlog_instrument could not pass the context to a greenthread")
         return result
+
+    def _standalone_client_init(self, wrapped: Any, client: Any, args: Any, kwargs: Any) -> Any:
+        call = current_call()
+        if call is None or context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+            return wrapped(*args, **kwargs)
+        try:
+            bound = inspect.signature(wrapped).bind(*args, **kwargs)
+            context_data = dict(bound.arguments.get("context_data") or {})
+            context_data[CALL_ID_STACK_CONTEXT_KEY] = list(call.call_stack)
+            propagate.inject(context_data)
+            bound.arguments["context_data"] = context_data
+            args, kwargs = bound.args, bound.kwargs
+        except Exception:
+            _logger.exception("eventlog_instrument could not pass the call stack to an RPC client")
+        return wrapped(*args, **kwargs)
 
     def _start_span(self, container: Any, worker_ctx: Any) -> Span:
         entrypoint = worker_ctx.entrypoint
