@@ -72,6 +72,10 @@ NAMEKO_TESTS = ["tests/test_nameko.py", "tests/test_dropin_dispatcher.py"]
 MATRIX = {
     "nameko-2.14": (["nameko==2.14.1"], NAMEKO_TESTS),
     "nameko-3.0": (["nameko==3.0.0rc11"], NAMEKO_TESTS),
+    "flask-2.3": (["flask==2.3.3", "werkzeug<3"], ["tests/test_flask.py"]),
+    "flask-3": (["flask>=3,<4"], ["tests/test_flask.py"]),
+    "celery-5.3": (["celery==5.3.6"], ["tests/test_celery.py"]),
+    "celery-5-newest": (["celery>=5.3,<6"], ["tests/test_celery.py"]),
 }
 
 

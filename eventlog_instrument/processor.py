@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.envelope import build_event
+from eventlog_instrument.envelope import SpanRecord, build_event
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.settings import Settings
 
@@ -59,6 +59,7 @@ class EventLogSpanProcessor(SpanProcessor):
     def __init__(self, exporter: SpanExporter, settings: Settings) -> None:
         self.exporter = exporter
         self.name = type(exporter).__name__
+        self._builds_events = isinstance(exporter, EventExporter)
         self._settings = settings
         self._max_queue_size = settings.bsp_max_queue_size
         self._batch_size = settings.bsp_max_export_batch_size
@@ -79,7 +80,8 @@ class EventLogSpanProcessor(SpanProcessor):
     def _reset_state(self) -> None:
         threads = os_threading()
         self._threads = threads
-        self._queue: deque[ReadableSpan] = deque()
+        self._queue: deque[Any] = deque()
+        """SpanRecords for an EventExporter, the spans themselves for any other exporter."""
         self._pending: list[Any] = []
         self._wakeup = threads.Event()
         self._stopping = threads.Event()
@@ -107,7 +109,7 @@ class EventLogSpanProcessor(SpanProcessor):
             self.dropped += 1
             self._warn_dropped()
             return
-        self._queue.append(span)
+        self._queue.append(SpanRecord.of(span) if self._builds_events else span)
         if len(self._queue) >= self._batch_size:
             self._wakeup.set()
 
@@ -202,15 +204,15 @@ class EventLogSpanProcessor(SpanProcessor):
                 time.sleep(max(0.0, min(backoff, deadline - time.monotonic())))
         return True
 
-    def _take_batch(self) -> list[ReadableSpan]:
-        batch: list[ReadableSpan] = []
+    def _take_batch(self) -> list[Any]:
+        batch: list[Any] = []
         queue = self._queue
         while queue and len(batch) < self._batch_size:
             batch.append(queue.popleft())
         return batch
 
-    def _prepare(self, spans: list[ReadableSpan]) -> list[Any]:
-        if not isinstance(self.exporter, EventExporter):
+    def _prepare(self, spans: list[Any]) -> list[Any]:
+        if not self._builds_events:
             return spans
         events = []
         for span in spans:

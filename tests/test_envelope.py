@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from eventlog_instrument import dispatch_event
 from eventlog_instrument.calls import CallIdentity, extend_call_stack, new_call
 from eventlog_instrument.constants import CALL_STACK_LIMIT
-from eventlog_instrument.envelope import build_event, format_timestamp
+from eventlog_instrument.envelope import SpanRecord, build_event, format_timestamp
 from tests.conftest import assert_golden
 
 OUTER = "gateway.checkout.9f1c3c5e-8a7b-4c1d-9e2f-3a4b5c6d7e8f"
@@ -129,12 +129,12 @@ def test_call_stack_keeps_the_newest_eleven_calls():
     assert call.call_stack[-1] == call.call_id and len(call.call_stack) == 11
 
 
-def _provider_span(kind: SpanKind, name: str = "GET /orders"):
+def _provider_span(kind: SpanKind, name: str = "GET /orders") -> SpanRecord:
     provider = TracerProvider()
     span = provider.get_tracer("official").start_span(name, kind=kind, start_time=FIRED_AT_NS)
     span.set_attribute("http.request.method", "GET")
     span.end(end_time=FIRED_AT_NS + 1_000_000)
-    return span
+    return SpanRecord.of(span)
 
 
 def test_server_span_from_another_instrumentation_becomes_an_event():

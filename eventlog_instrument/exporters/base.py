@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from eventlog_instrument.envelope import Event, build_event
+from eventlog_instrument.envelope import Event, SpanRecord, build_event
 from eventlog_instrument.settings import Settings, load_settings
 
 
@@ -38,7 +38,7 @@ class EventExporter(SpanExporter):
         events = []
         for span in spans:
             event = build_event(
-                span,
+                SpanRecord.of(span),
                 precision=self.settings.timestamp_precision,
                 default_service_name=self.settings.service_name,
             )

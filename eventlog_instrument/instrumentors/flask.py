@@ -5,12 +5,13 @@ Apps created before ``instrument()`` are covered too: the hooks are on Flask's c
 Envelope: ``service_name`` the configured service name (``EVENTLOG_SERVICE_NAME``), or
 the app's import name when none is configured; ``entrypoint_protocol`` ``"Flask"``;
 ``entrypoint_name`` the endpoint (view) name; for a 404 the request path, for a 405 the
-endpoint of the route whose methods did not match. ``data`` holds ``method``,
-``route`` (the rule, e.g. ``/orders/<int:order_id>``; absent for a 404), ``path``,
-``status_code``, ``duration_ms``, ``outcome`` (an error for a 5xx or an unhandled
-exception), ``error_type`` and ``error_message``, ``trace_id``, ``span_id``, and, when
-``EVENTLOG_CAPTURE_REQUEST_HEADERS`` names some, ``request_headers`` as ``"Name:
-value"`` strings, scrubbed by ``EVENTLOG_SCRUB_DENYLIST``.
+endpoint of the route whose methods did not match. ``data`` holds ``method``, ``route``
+(the rule, e.g. ``/orders/<int:order_id>``; absent for a 404; the path itself is left
+out, since it may carry identifiers), ``status_code``, ``duration_ms``, ``outcome`` (an
+error for a 5xx or an unhandled exception), ``error_type`` and ``error_message``,
+``trace_id``, ``span_id``, and, when ``EVENTLOG_CAPTURE_REQUEST_HEADERS`` names some,
+``request_headers`` as ``"Name: value"`` strings, scrubbed by
+``EVENTLOG_SCRUB_DENYLIST``.
 
 Propagation: an incoming ``X-Call-Stack`` header (call ids, outermost first, comma
 separated) is continued, and so is a W3C ``traceparent``; a malformed one starts a
@@ -134,18 +135,18 @@ class FlaskInstrumentor(BaseInstrumentor):
     def _start(self, app: Any, environ: dict[str, Any]) -> _Request:
         assert self.settings is not None
         method = environ.get("REQUEST_METHOD", "GET")
-        attributes: dict[str, Any] = {
-            _DATA + "method": method,
-            _DATA + "path": environ.get("PATH_INFO", ""),
-        }
+        attributes: dict[str, Any] = {_DATA + "method": method}
         headers = self.settings.capture_request_headers
         if headers:
             attributes[_DATA + "request_headers"] = _captured_headers(
                 environ, headers, self.settings.scrub_denylist
             )
+        parent = None
+        if "HTTP_TRACEPARENT" in environ:
+            parent = propagate.extract(_EnvironHeaders(environ))
         span = self._tracer.start_span(
             f"HTTP {method}",
-            context=propagate.extract(_EnvironHeaders(environ)),
+            context=parent,
             kind=SpanKind.SERVER,
             attributes=attributes,
         )

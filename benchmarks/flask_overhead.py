@@ -1,0 +1,108 @@
+"""Flask per-request time: bare, with this package, with opentelemetry-instrumentation-flask.
+
+Each variant runs in its own process (the official instrumentor replaces the Flask
+class, so the two cannot share one), and the processes alternate round after round so
+that all three see the same machine. A request is a raw WSGI call of a trivial view.
+Both instrumented variants end every span in a batch processor whose exporter drops
+what it gets: ours builds the envelope on its export thread as in production, the
+official one hands spans to the SDK's BatchSpanProcessor. Prints a Markdown table of
+medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+
+VARIANT_CODE = r'''
+import sys, time
+variant, requests = sys.argv[1], int(sys.argv[2])
+import flask
+if variant == "ours":
+    from eventlog_instrument import EventLogInstrumentor
+    from eventlog_instrument.exporters.base import EventExporter
+
+    class Discard(EventExporter):
+        def deliver(self, events, timeout):
+            return []
+
+    EventLogInstrumentor().instrument(exporters=[Discard()], service_name="bench")
+elif variant == "official":
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    trace.set_tracer_provider(provider)
+    FlaskInstrumentor().instrument()
+
+app = flask.Flask("bench")
+
+@app.get("/orders/<int:order_id>")
+def order(order_id):
+    return "ok"
+
+environ_template = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": "/orders/42", "QUERY_STRING": "", "SERVER_NAME": "bench",
+    "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+    "wsgi.input": None, "wsgi.errors": sys.stderr, "wsgi.multithread": False,
+    "wsgi.multiprocess": False, "wsgi.run_once": False, "HTTP_HOST": "bench",
+}
+
+def start_response(status, headers, exc_info=None):
+    return None
+
+def one_request():
+    response = app(dict(environ_template), start_response)
+    for _ in response:
+        pass
+    getattr(response, "close", lambda: None)()
+
+for _ in range(1000):
+    one_request()
+started = time.perf_counter()
+for _ in range(requests):
+    one_request()
+print((time.perf_counter() - started) / requests * 1e6)
+'''
+
+VARIANTS = {
+    "bare": "bare Flask",
+    "ours": "eventlog-instrument",
+    "official": "opentelemetry-instrumentation-flask + SDK batch processor",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    timings: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    for _ in range(args.rounds):
+        for variant in VARIANTS:
+            output = subprocess.run(
+                [sys.executable, "-c", VARIANT_CODE, variant, str(args.requests)],
+                capture_output=True, text=True, check=True,
+            ).stdout
+            timings[variant].append(float(output.strip().splitlines()[-1]))
+    bare = statistics.median(timings["bare"])
+    print(f"Flask per-request time, raw WSGI call, median of {args.rounds} rounds of "
+          f"{args.requests} requests:\n")
+    print("| variant | µs per request | added µs | vs bare |")
+    print("|---|---|---|---|")
+    for variant, label in VARIANTS.items():
+        median = statistics.median(timings[variant])
+        print(f"| {label} | {median:.1f} | {median - bare:+.1f} | {median / bare:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
