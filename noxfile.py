@@ -58,9 +58,15 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks, comparisons side by side in one run; tables to benchmarks/results.md."""
-    session.install("-e", ".[test]")
+    session.install(
+        "-e", ".[test]",
+        "opentelemetry-instrumentation-flask==0.66b1", "opentelemetry-api==1.45.1",
+        "opentelemetry-sdk==1.45.1",
+    )
     tables = []
-    for script in ("export_throughput.py", "nameko_rpc.py"):
+    for script in (
+        "flask_overhead.py", "nameko_rpc.py", "celery_throughput.py", "export_throughput.py"
+    ):
         tables.append(session.run("python", f"benchmarks/{script}", silent=True))
     report = "\n\n".join(table.strip() for table in tables if table) + "\n"
     with open("benchmarks/results.md", "w", encoding="utf-8") as results:

@@ -1,0 +1,80 @@
+"""Celery worker drain rate, bare vs instrumented (``amqp`` exporter), side by side in one run.
+
+Each round publishes the same tasks to a fresh queue, then a worker (``--pool solo``, so
+the tasks run in order) drains it; the rate is measured inside the worker from the
+first task to the last. Rounds alternate bare and instrumented workers. Prints a
+Markdown table of medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE / "services"))
+
+from bench_tasks import noop  # noqa: E402
+
+
+def drain_rate(tasks: int, instrumented: bool, workdir: Path) -> float:
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    marks = workdir / f"{queue}.marks"
+    for number in range(tasks):
+        noop.apply_async((number, tasks, str(marks)), queue=queue)
+    env = {**os.environ, "PYTHONPATH": str(HERE / "services"), "EVENTLOG_EXPORTERS": "amqp",
+           "EVENTLOG_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672//"}
+    if instrumented:
+        env["BENCH_INSTRUMENT"] = "1"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "bench_tasks", "worker", "--pool", "solo",
+         "-Q", queue, "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "WARNING"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            lines = marks.read_text().split() if marks.exists() else []
+            if "end" in lines:
+                start = float(lines[lines.index("start") + 1])
+                end = float(lines[lines.index("end") + 1])
+                return (tasks - 1) / (end - start)
+            time.sleep(0.05)
+        raise TimeoutError(queue)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        with noop.app.connection_for_write() as connection:
+            connection.default_channel.queue_delete(queue)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rates: dict[str, list[float]] = {"bare": [], "instrumented": []}
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(args.rounds):
+            rates["bare"].append(drain_rate(args.tasks, False, Path(workdir)))
+            rates["instrumented"].append(drain_rate(args.tasks, True, Path(workdir)))
+    bare = statistics.median(rates["bare"])
+    instrumented = statistics.median(rates["instrumented"])
+    print(f"Celery worker drain rate (--pool solo), median of {args.rounds} rounds of "
+          f"{args.tasks} tasks:\n")
+    print("| worker | tasks/s | µs per task | vs bare |")
+    print("|---|---|---|---|")
+    print(f"| bare | {bare:,.0f} | {1e6 / bare:,.0f} | 1.00 |")
+    print(f"| instrumented, `amqp` exporter | {instrumented:,.0f} | {1e6 / instrumented:,.0f} | "
+          f"{instrumented / bare:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
