@@ -35,7 +35,8 @@ def drain_rate(tasks: int, instrumented: bool, workdir: Path) -> float:
         env["BENCH_INSTRUMENT"] = "1"
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bench_tasks", "worker", "--pool", "solo",
-         "-Q", queue, "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "WARNING"],
+         "-Q", queue, "--without-heartbeat", "--without-gossip", "--without-mingle",
+         "-l", "WARNING"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
