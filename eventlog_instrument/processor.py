@@ -5,22 +5,21 @@ outage delays, so a batch the exporter could not deliver is kept and retried (on
 its undelivered events) while the bounded queue takes new ones; what does not fit is
 dropped, counted in :attr:`EventLogSpanProcessor.dropped` and reported by a
 rate-limited warning. Under eventlet the worker is a real OS thread, so a busy hub
-cannot starve it (SPEC §8). After ``fork`` each child gets an empty queue, its own
-thread and its own broker connections. While the worker publishes, instrumentation is
-suppressed, so the exporter's own broker traffic never becomes spans.
+cannot starve it (SPEC §8), whether ``instrument()`` ran before or after the monkey
+patching (see :mod:`eventlog_instrument.realthreads`). After ``fork`` each child gets
+an empty queue, its own thread and its own broker connections. While the worker
+publishes, instrumentation is suppressed, so the exporter's own broker traffic never
+becomes spans.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
-import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 from opentelemetry import context
@@ -32,6 +31,7 @@ from opentelemetry.trace import SpanKind
 from eventlog_instrument import constants as c
 from eventlog_instrument.envelope import SpanRecord, build_event
 from eventlog_instrument.exporters.base import EventExporter
+from eventlog_instrument.realthreads import RealEvent, allocate_lock, get_ident, start_thread
 from eventlog_instrument.settings import Settings
 
 _logger = logging.getLogger(__name__)
@@ -41,16 +41,6 @@ _WARNING_INTERVAL = 10.0
 _SHUTDOWN_GRACE = 0.1
 """Time the worker gets past the flush deadline to count and report what it could not send."""
 _live_processors: weakref.WeakSet[EventLogSpanProcessor] = weakref.WeakSet()
-
-
-def os_threading() -> ModuleType:
-    """The threading module of real OS threads, also when eventlet has patched ``threading``."""
-    if "eventlet" in sys.modules:
-        from eventlet import patcher
-
-        if patcher.is_monkey_patched("thread"):
-            return patcher.original("threading")  # type: ignore[no-any-return]
-    return threading
 
 
 class EventLogSpanProcessor(SpanProcessor):
@@ -78,16 +68,15 @@ class EventLogSpanProcessor(SpanProcessor):
         _live_processors.add(self)
 
     def _reset_state(self) -> None:
-        threads = os_threading()
-        self._threads = threads
         self._queue: deque[Any] = deque()
         """SpanRecords for an EventExporter, the spans themselves for any other exporter."""
         self._pending: list[Any] = []
-        self._wakeup = threads.Event()
-        self._stopping = threads.Event()
-        self._flush_waiters: list[threading.Event] = []
-        self._flush_lock = threads.Lock()
-        self._worker: threading.Thread | None = None
+        self._wakeup = RealEvent()
+        self._stopping = RealEvent()
+        self._flush_waiters: list[RealEvent] = []
+        self._flush_lock = allocate_lock()
+        self._worker: RealEvent | None = None
+        """Set when the worker thread has finished; ``None`` before it started."""
         self._worker_ident: int | None = None
 
     def on_start(self, span: Span, parent_context: context.Context | None = None) -> None:
@@ -103,7 +92,7 @@ class EventLogSpanProcessor(SpanProcessor):
             return
         if self._worker is None:
             self._start_worker()
-        elif self._threads.get_ident() == self._worker_ident:
+        elif get_ident() == self._worker_ident:
             return
         if len(self._queue) >= self._max_queue_size:
             self.dropped += 1
@@ -117,7 +106,7 @@ class EventLogSpanProcessor(SpanProcessor):
         """Deliver everything queued so far; ``False`` if that took longer than the timeout."""
         if self._worker is None or self._shut_down:
             return not self._queue
-        done = self._threads.Event()
+        done = RealEvent()
         with self._flush_lock:
             self._flush_waiters.append(done)
         self._wakeup.set()
@@ -128,13 +117,12 @@ class EventLogSpanProcessor(SpanProcessor):
         if self._shut_down:
             return
         self._shut_down = True
-        worker = self._worker
-        if worker is not None:
+        finished = self._worker
+        if finished is not None:
             self._stop_deadline = time.monotonic() + self._shutdown_timeout
             self._stopping.set()
             self._wakeup.set()
-            worker.join(self._shutdown_timeout + _SHUTDOWN_GRACE)
-            if worker.is_alive():
+            if not finished.wait(self._shutdown_timeout + _SHUTDOWN_GRACE):
                 _logger.warning(
                     "eventlog_instrument: %s did not finish flushing within %.1fs",
                     self.name, self._shutdown_timeout,
@@ -145,16 +133,11 @@ class EventLogSpanProcessor(SpanProcessor):
 
     def _start_worker(self) -> None:
         with self._flush_lock:
-            if self._worker is not None:
-                return
-            worker = self._threads.Thread(
-                target=self._run, name=f"eventlog-export-{self.name}", daemon=True
-            )
-            self._worker = worker
-        worker.start()
+            if self._worker is None:
+                self._worker = start_thread(self._run)
 
     def _run(self) -> None:
-        self._worker_ident = self._threads.get_ident()
+        self._worker_ident = get_ident()
         context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         while not self._stopping.is_set():
             self._wakeup.wait(self._schedule_delay)

@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.base import EventExporter
+from eventlog_instrument.realthreads import allocate_lock
 from eventlog_instrument.settings import Settings
 
 
@@ -25,7 +25,7 @@ class InMemoryEventExporter(EventExporter):
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._events: list[Event] = []
 
     @property

@@ -8,7 +8,11 @@ import os
 from celery import Celery
 
 QUEUE = os.environ.get("CELERY_TEST_QUEUE", "celery")
-app = Celery("tasks", broker=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"))
+app = Celery(
+    "tasks",
+    broker=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+    backend="rpc://",
+)
 app.conf.task_default_queue = QUEUE
 app.conf.worker_hijack_root_logger = False
 app.conf.broker_connection_retry_on_startup = True

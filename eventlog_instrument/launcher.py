@@ -1,0 +1,111 @@
+"""``eventlog-instrument [options] COMMAND [ARGS...]``: run a program instrumented.
+
+Every setting of the settings table is also a flag (``--exporters amqp``,
+``--service-name orders``); a flag wins over its environment variable. The launcher
+checks the settings, puts its start-up hook first on ``PYTHONPATH`` (so the program
+and its Python subprocesses instrument themselves at start-up, see
+:mod:`eventlog_instrument.bootstrap`) and replaces itself with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from eventlog_instrument import __version__
+from eventlog_instrument.bootstrap import HOOK_MARKER
+from eventlog_instrument.exporters import check_exporter_names
+from eventlog_instrument.instrumentors import instrumentor_statuses
+from eventlog_instrument.settings import (
+    SETTINGS,
+    Settings,
+    SettingsError,
+    display_value,
+    load_settings,
+)
+
+PROG = "eventlog-instrument"
+HOOK_FOLDER = str(Path(__file__).resolve().parent / "auto")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} [options] COMMAND [ARGS...]",
+        description="Run COMMAND with every Nameko entrypoint, Flask request and Celery "
+        "task logged as an event.",
+        epilog=f"example: {PROG} --exporters amqp --service-name orders python app.py",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "--info", action="store_true",
+        help="print the effective configuration, exporters and instrumentors, and exit",
+    )
+    settings = parser.add_argument_group("settings (each also an environment variable)")
+    for setting in SETTINGS:
+        settings.add_argument(
+            "--" + setting.name.replace("_", "-"),
+            dest=setting.name,
+            metavar="VALUE",
+            help=f"{setting.help} [{setting.env}; default: {setting.default or 'none'}]",
+        )
+    parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    environ = dict(os.environ)
+    for setting in SETTINGS:
+        value = getattr(arguments, setting.name)
+        if value is not None:
+            environ[setting.env] = value
+    try:
+        settings = load_settings(environ)
+        check_exporter_names(settings.exporters)
+    except SettingsError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    if arguments.info:
+        print(info_text(settings), end="")
+        return 0
+    if not arguments.command:
+        parser.print_usage(sys.stderr)
+        print(f"{PROG}: error: no command given", file=sys.stderr)
+        return 2
+    command, *args = arguments.command
+    executable = shutil.which(command, path=environ.get("PATH"))
+    if executable is None:
+        print(f"{PROG}: error: command not found: {command}", file=sys.stderr)
+        return 127
+    os.execve(executable, [command, *args], hook_environment(environ))
+    return 0  # pragma: no cover - execve does not return
+
+
+def hook_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` with the start-up hook first on ``PYTHONPATH``, once."""
+    paths = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != HOOK_FOLDER]
+    python_path = os.pathsep.join([HOOK_FOLDER, *paths])
+    return {**environ, "PYTHONPATH": python_path, HOOK_MARKER: HOOK_FOLDER}
+
+
+def info_text(settings: Settings) -> str:
+    lines = [f"{PROG} {__version__}", "", "settings:"]
+    width = max(len(setting.env) for setting in SETTINGS)
+    for setting in SETTINGS:
+        value = display_value(setting.name, settings) or '""'
+        lines.append(f"  {setting.env:<{width}} = {value}  ({settings.sources[setting.name]})")
+    exporters = [name for name in settings.exporters if name != "none"]
+    lines += ["", f"exporters: {', '.join(exporters) or 'none'}", "instrumentors:"]
+    for status in instrumentor_statuses(settings):
+        lines.append(f"  {status.name}: {status.reason or 'enabled'}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

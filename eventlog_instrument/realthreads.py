@@ -1,0 +1,78 @@
+"""OS threads, locks and events that eventlet's monkey patching cannot turn green.
+
+The export worker must be a real OS thread (a green one starves under a busy hub, SPEC
+§8), and what it shares with application threads must be real locks: a
+``threading.Event`` built before ``eventlet.monkey_patch()`` later waits on green locks
+(``threading`` looks its lock factory up at call time), so a real thread waiting on it
+never wakes. The launcher sets up before ``nameko run`` patches, so this module keeps
+its own references to the original ``_thread`` functions, taken when it is first
+imported (or from eventlet's saved originals when the patching came first).
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import sys
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+
+def _original_thread_module() -> ModuleType:
+    if "eventlet" in sys.modules:
+        from eventlet import patcher
+
+        if patcher.is_monkey_patched("thread"):
+            return patcher.original("_thread")  # type: ignore[no-any-return]
+    return _thread
+
+
+_original = _original_thread_module()
+allocate_lock: Callable[[], Any] = _original.allocate_lock
+get_ident: Callable[[], int] = _original.get_ident
+_start_new_thread: Callable[..., int] = _original.start_new_thread
+
+
+class RealEvent:
+    """A ``threading.Event`` for one waiter at a time, on a real OS lock."""
+
+    __slots__ = ("_flag", "_lock")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._lock = allocate_lock()
+        self._lock.acquire()  # held while the event is clear
+
+    def set(self) -> None:
+        self._flag = True
+        with contextlib.suppress(RuntimeError):  # already set
+            self._lock.release()
+
+    def clear(self) -> None:
+        self._flag = False
+        self._lock.acquire(False)
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._flag:
+            return True
+        if self._lock.acquire(True, -1 if timeout is None else max(0.0, timeout)):
+            self._lock.release()
+        return self._flag
+
+
+def start_thread(target: Callable[[], None]) -> RealEvent:
+    """Run ``target`` on a new OS thread; the returned event is set when it finishes."""
+    finished = RealEvent()
+
+    def run() -> None:
+        try:
+            target()
+        finally:
+            finished.set()
+
+    _start_new_thread(run, ())
+    return finished
