@@ -33,8 +33,8 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """Instrumented calls printed as JSON envelopes by the default console exporter."""
-    session.install("-e", ".")
+    """The shop demo under eventlog-instrument; ``-- --full`` runs it all on RabbitMQ."""
+    session.install("-e", ".[demo]")
     session.run("python", "examples/demo.py", *session.posargs)
 
 
