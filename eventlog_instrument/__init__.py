@@ -3,13 +3,23 @@
     from eventlog_instrument import EventLogInstrumentor, dispatch_event
     EventLogInstrumentor().instrument()
     dispatch_event("order_placed", {"order_id": 42}, metadata={"tenant": "acme"})
+
+The public names are imported on first use, so ``import eventlog_instrument`` is cheap
+(the launcher and the start-up hook need it before a program starts) and does not need
+Nameko (only ``EventLogDispatcher`` does).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-from eventlog_instrument.events import dispatch_event
-from eventlog_instrument.instrumentor import EventLogInstrumentor
-from eventlog_instrument.settings import SettingsError
+if TYPE_CHECKING:
+    from eventlog_instrument.events import dispatch_event
+    from eventlog_instrument.instrumentor import EventLogInstrumentor
+    from eventlog_instrument.nameko_dispatcher import EventLogDispatcher
+    from eventlog_instrument.settings import SettingsError
 
 __all__ = [
     "EventLogDispatcher",
@@ -19,11 +29,20 @@ __all__ = [
     "dispatch_event",
 ]
 
+_PUBLIC = {
+    "EventLogDispatcher": "eventlog_instrument.nameko_dispatcher",
+    "EventLogInstrumentor": "eventlog_instrument.instrumentor",
+    "SettingsError": "eventlog_instrument.settings",
+    "dispatch_event": "eventlog_instrument.events",
+}
+
 
 def __getattr__(name: str) -> object:
-    """``EventLogDispatcher`` is imported on first use: the package must not need Nameko."""
-    if name == "EventLogDispatcher":
-        from eventlog_instrument.nameko_dispatcher import EventLogDispatcher
+    module_name = _PUBLIC.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'eventlog_instrument' has no attribute {name!r}")
+    import importlib
 
-        return EventLogDispatcher
-    raise AttributeError(f"module 'eventlog_instrument' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value

@@ -346,7 +346,7 @@ class CeleryWorker:
         self.log = workdir / f"celery-{uuid.uuid4().hex[:8]}.log"
         command = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool", "prefork",
                    "--concurrency", "2", "-Q", queue, "--without-heartbeat", "--without-gossip",
-                   "--without-mingle", "-l", "INFO", *options]
+                   "--without-mingle", "-l", "INFO", "-n", f"{queue}@%h", *options]
         environ = {**os.environ, "PYTHONPATH": str(TESTS / "apps"), "CELERY_TEST_QUEUE": queue,
                    "EVENTLOG_TEST_INSTRUMENT": "1", **env}
         with self.log.open("wb") as output:

@@ -151,7 +151,7 @@ def test_celery_prefork_worker_loses_no_event(launched, rabbitmq):
     events = BoundQueue(service)
     program = launched(
         ["celery", "-A", "celery_app", "worker", "--pool", "prefork", "-c", "2", "-Q", queue_name,
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"{queue_name}@%h"],
         CELERY_TEST_QUEUE=queue_name, **amqp_export(service),
     )
     program.wait_for(lambda: _queue_consumed(queue_name), "the Celery worker")

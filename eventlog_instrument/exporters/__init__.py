@@ -9,11 +9,13 @@ class method, else with no arguments.
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-
-from opentelemetry.sdk.trace.export import SpanExporter
+from typing import TYPE_CHECKING
 
 from eventlog_instrument.constants import EXPORTERS_ENTRY_POINT_GROUP
 from eventlog_instrument.settings import SETTINGS_BY_NAME, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 NO_EXPORTER = "none"
 
