@@ -108,8 +108,16 @@ def format_timestamp(time_ns: int, precision: str = "seconds") -> str:
     return moment.isoformat(timespec=precision)
 
 
+DEFAULT_MAX_VALUE_LENGTH = 4096
+TRUNCATED_KEY = "_truncated"
+
+
 def build_event(
-    span: SpanRecord, *, precision: str = "seconds", default_service_name: str | None = None
+    span: SpanRecord,
+    *,
+    precision: str = "seconds",
+    default_service_name: str | None = None,
+    max_value_length: int = DEFAULT_MAX_VALUE_LENGTH,
 ) -> Event | None:
     """The event a finished span stands for, or ``None`` when the span is not an event."""
     attributes: Mapping[str, Any] = span.attributes
@@ -134,8 +142,11 @@ def build_event(
         return None
     if manual_event_type is None:
         event_type = c.ENTRYPOINT_FIRED
-        metadata = custom_attributes(attributes)
-        data = span_data(span)
+        truncated: list[str] = []
+        metadata = custom_attributes(attributes, max_value_length, truncated)
+        data = span_data(span, max_value_length, truncated)
+        if truncated:
+            data[TRUNCATED_KEY] = truncated
     else:
         event_type = str(manual_event_type)
         metadata = json.loads(attributes.get(c.ATTR_METADATA, "{}"))
@@ -161,28 +172,36 @@ def build_event(
     )
 
 
-def custom_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """Span attributes set by user code, JSON-ready: everything outside ``eventlog.``."""
-    return {
-        key: _json_value(value)
-        for key, value in attributes.items()
-        if not key.startswith(c.RESERVED_PREFIX)
-    }
+def custom_attributes(
+    attributes: Mapping[str, Any], limit: int, truncated: list[str]
+) -> dict[str, Any]:
+    """Span attributes set by user code, JSON-ready: everything outside ``eventlog.``.
+
+    Texts longer than ``limit`` are cut; the names of the cut values go to ``truncated``.
+    """
+    metadata = {}
+    for key, value in attributes.items():
+        if not key.startswith(c.RESERVED_PREFIX):
+            metadata[key] = _clipped(value, limit, key, truncated)
+    return metadata
 
 
-def span_data(span: SpanRecord) -> dict[str, Any]:
+def span_data(span: SpanRecord, limit: int, truncated: list[str]) -> dict[str, Any]:
     """The ``data`` of an auto-captured event: duration, outcome, error, ids, instrumentor keys."""
     data: dict[str, Any] = {"duration_ms": round((span.end_time - span.start_time) / 1_000_000, 3)}
     data["outcome"] = "error" if span.failed else "ok"
     if span.failed:
-        data["error_type"], data["error_message"] = span.error
+        error_type, error_message = span.error
+        data["error_type"] = error_type
+        data["error_message"] = _clipped(error_message, limit, "data.error_message", truncated)
     if span.span_id:
         data["trace_id"] = format(span.trace_id, "032x")
         data["span_id"] = format(span.span_id, "016x")
     prefix_length = len(c.ATTR_DATA_PREFIX)
     for key, value in span.attributes.items():
         if key.startswith(c.ATTR_DATA_PREFIX):
-            data[key[prefix_length:]] = _json_value(value)
+            name = key[prefix_length:]
+            data[name] = _clipped(value, limit, "data." + name, truncated)
     return data
 
 
@@ -190,10 +209,19 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _json_value(value: Any) -> Any:
-    """Attribute values are primitives or sequences of them; JSON has no tuples or NaN."""
+def _clipped(value: Any, limit: int, name: str, truncated: list[str]) -> Any:
+    """``value`` made JSON-ready (no tuples, no NaN) with texts cut at ``limit``."""
+    if isinstance(value, str):
+        if len(value) > limit:
+            truncated.append(name)
+            return value[:limit]
+        return value
     if isinstance(value, (tuple, list)):
-        return [_json_value(item) for item in value]
+        cut: list[str] = []
+        items = [_clipped(item, limit, name, cut) for item in value]
+        if cut:
+            truncated.append(name)
+        return items
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value

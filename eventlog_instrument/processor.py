@@ -204,6 +204,7 @@ class EventLogSpanProcessor(SpanProcessor):
                     span,
                     precision=self._settings.timestamp_precision,
                     default_service_name=self._settings.service_name,
+                    max_value_length=self._settings.max_value_length,
                 )
             except Exception:
                 self.dropped += 1

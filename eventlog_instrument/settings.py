@@ -20,6 +20,7 @@ from eventlog_instrument.constants import DEFAULT_EVENT_TYPE
 
 TIMESTAMP_PRECISIONS = ("seconds", "milliseconds", "microseconds")
 KAFKA_PARTITION_KEYS = ("outermost_call_id", "call_id", "service_name", "none")
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 DEFAULT_SERVICE_NAME = "unknown_service"
 
 
@@ -44,7 +45,9 @@ class Setting:
     otel_env: str | None = None
     """Standard OpenTelemetry variable used when the ``EVENTLOG_`` one is not set."""
     secret: bool = False
-    """The value may hold credentials: it is masked wherever it is shown."""
+    """The value may hold credentials in URIs: their passwords are masked wherever shown."""
+    password: bool = False
+    """The whole value is a credential: it is shown as ``***``."""
 
     @property
     def env(self) -> str:
@@ -163,6 +166,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Connect, read and write timeout of the amqp exporter, in seconds.",
     ),
     Setting(
+        "amqp_ssl_ca", _text, "a file path", "",
+        "CA certificates (PEM) to verify RabbitMQ with; TLS is on for amqps:// or any "
+        "EVENTLOG_AMQP_SSL_* setting.",
+    ),
+    Setting("amqp_ssl_cert", _text, "a file path", "", "Client certificate (PEM) for RabbitMQ."),
+    Setting("amqp_ssl_key", _text, "a file path", "", "Client private key (PEM) for RabbitMQ."),
+    Setting(
         "kafka_bootstrap_servers", _names, "a comma list of host:port", "localhost:9092",
         "Kafka bootstrap servers of the kafka exporter.", secret=True,
     ),
@@ -185,6 +195,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "kafka_max_block_ms", _positive_int, "a positive whole number of milliseconds", "5000",
         "Longest time a Kafka send may block the export thread.",
+    ),
+    Setting(
+        "kafka_security_protocol", _choice(*KAFKA_SECURITY_PROTOCOLS),
+        ", ".join(KAFKA_SECURITY_PROTOCOLS), "PLAINTEXT", "Kafka security protocol.",
+    ),
+    Setting("kafka_ssl_cafile", _text, "a file path", "", "CA certificates (PEM) for Kafka."),
+    Setting("kafka_ssl_certfile", _text, "a file path", "", "Client certificate (PEM) for Kafka."),
+    Setting("kafka_ssl_keyfile", _text, "a file path", "", "Client private key (PEM) for Kafka."),
+    Setting(
+        "kafka_sasl_mechanism", _text, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or empty", "",
+        "Kafka SASL mechanism (with SASL_PLAINTEXT or SASL_SSL).",
+    ),
+    Setting("kafka_sasl_username", _text, "a user name", "", "Kafka SASL user name."),
+    Setting(
+        "kafka_sasl_password", _text, "a password", "", "Kafka SASL password.", password=True,
+    ),
+    Setting(
+        "max_value_length", _positive_int, "a positive whole number of characters", "4096",
+        "Longest text of an auto-captured attribute or data value; longer ones are cut and "
+        "named in data._truncated.",
     ),
     Setting(
         "bsp_max_queue_size", _positive_int, "a positive whole number", "16384",
@@ -233,12 +263,23 @@ class Settings:
     timestamp_precision: str
     amqp_uri: str
     amqp_timeout: float
+    amqp_ssl_ca: str
+    amqp_ssl_cert: str
+    amqp_ssl_key: str
     kafka_bootstrap_servers: tuple[str, ...]
     kafka_topic: str
     kafka_topic_prefix: str
     kafka_topic_suffix: str
     kafka_partition_key: str
     kafka_max_block_ms: int
+    kafka_security_protocol: str
+    kafka_ssl_cafile: str
+    kafka_ssl_certfile: str
+    kafka_ssl_keyfile: str
+    kafka_sasl_mechanism: str
+    kafka_sasl_username: str
+    kafka_sasl_password: str
+    max_value_length: int
     bsp_max_queue_size: int
     bsp_max_export_batch_size: int
     bsp_schedule_delay: int
@@ -282,7 +323,7 @@ def load_settings(
         try:
             values[setting.name] = setting.parse(raw)
         except (ValueError, KeyError, IndexError, re.error) as error:
-            shown = mask_secret(raw) if setting.secret else raw
+            shown = "***" if setting.password else mask_secret(raw) if setting.secret else raw
             origin = setting.name if source == "option" else source
             raise SettingsError(
                 f"{origin}={shown!r} is invalid: expected {setting.accepted}"
@@ -348,6 +389,8 @@ def display_value(name: str, settings: Settings) -> str:
     """A setting's value as text, credentials masked, for ``--info`` and logs."""
     setting = SETTINGS_BY_NAME[name]
     value = getattr(settings, name)
+    if setting.password:
+        return "***" if value else ""
     if setting.secret:
         return mask_secret(value)
     if isinstance(value, tuple):

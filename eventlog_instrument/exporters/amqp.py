@@ -7,6 +7,9 @@ so an unchanged Nameko ``@event_handler("<service>", "log_event")`` receives it.
 body is the envelope as JSON (``application/json``, ``utf-8``), persistent, with the
 call stack in the ``nameko.call_id_stack`` header.
 
+TLS: an ``amqps://`` URI, or ``EVENTLOG_AMQP_SSL_CA``/``_CERT``/``_KEY`` (PEM files; a
+CA makes the broker's certificate required), are passed to kombu.
+
 Publisher confirms are on and pipelined: a whole batch is published, then its acks
 are awaited together (waiting for each confirm in turn is ten times slower, SPEC §8).
 An event that is nacked, or unconfirmed when the connection fails or the timeout
@@ -16,6 +19,7 @@ passes, is handed back to the pipeline, which retries it on a new connection.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -82,6 +86,7 @@ class AmqpEventExporter(EventExporter):
             self.uri,
             connect_timeout=self._timeout,
             transport_options={"read_timeout": self._timeout, "write_timeout": self._timeout},
+            ssl=self.ssl_options(),
         )
         connection.connect()
         self._connection = connection
@@ -93,6 +98,21 @@ class AmqpEventExporter(EventExporter):
         self._next_tag = 1
         self._declared = set()
         return channel
+
+    def ssl_options(self) -> dict[str, Any] | bool:
+        """kombu's ``ssl`` argument: TLS for ``amqps://`` or any ``EVENTLOG_AMQP_SSL_*``."""
+        settings = self.settings
+        files = {
+            "ca_certs": settings.amqp_ssl_ca,
+            "certfile": settings.amqp_ssl_cert,
+            "keyfile": settings.amqp_ssl_key,
+        }
+        given: dict[str, Any] = {key: path for key, path in files.items() if path}
+        if not given:
+            return self.uri.startswith("amqps://")
+        if "ca_certs" in given:
+            given["cert_reqs"] = ssl.CERT_REQUIRED
+        return given
 
     def _declare(self, channel: Any, service_name: str) -> None:
         if service_name not in self._declared:

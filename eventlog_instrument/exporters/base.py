@@ -41,6 +41,7 @@ class EventExporter(SpanExporter):
                 SpanRecord.of(span),
                 precision=self.settings.timestamp_precision,
                 default_service_name=self.settings.service_name,
+                max_value_length=self.settings.max_value_length,
             )
             if event is not None:
                 events.append(event)

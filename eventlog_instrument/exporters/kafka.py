@@ -9,6 +9,9 @@
   ``_`` and the name is cut at 249 characters;
 * headers ``event_type``, ``service_name`` and ``call_id``.
 
+Security: ``EVENTLOG_KAFKA_SECURITY_PROTOCOL`` and the ``EVENTLOG_KAFKA_SSL_*`` and
+``EVENTLOG_KAFKA_SASL_*`` settings are passed to kafka-python as they are.
+
 The producer is created on the export thread, on first use, and ``send`` blocks at
 most ``EVENTLOG_KAFKA_MAX_BLOCK_MS``. A batch not acknowledged within the export
 timeout is handed back to the pipeline for a retry on a new producer.
@@ -99,17 +102,32 @@ class KafkaEventExporter(EventExporter):
         if self._producer is None:
             from kafka import KafkaProducer
 
-            settings = self.settings
-            self._producer = KafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
-                client_id="eventlog-instrument",
-                acks="all",
-                linger_ms=5,
-                batch_size=64 * 1024,
-                max_block_ms=settings.kafka_max_block_ms,
-                request_timeout_ms=max(1000, settings.bsp_export_timeout),
-            )
+            self._producer = KafkaProducer(**self.producer_config())
         return self._producer
+
+    def producer_config(self) -> dict[str, Any]:
+        """The KafkaProducer arguments, security settings passed through when given."""
+        settings = self.settings
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": "eventlog-instrument",
+            "acks": "all",
+            "linger_ms": 5,
+            "batch_size": 64 * 1024,
+            "max_block_ms": settings.kafka_max_block_ms,
+            "request_timeout_ms": max(1000, settings.bsp_export_timeout),
+            "security_protocol": settings.kafka_security_protocol,
+        }
+        optional = {
+            "ssl_cafile": settings.kafka_ssl_cafile,
+            "ssl_certfile": settings.kafka_ssl_certfile,
+            "ssl_keyfile": settings.kafka_ssl_keyfile,
+            "sasl_mechanism": settings.kafka_sasl_mechanism,
+            "sasl_plain_username": settings.kafka_sasl_username,
+            "sasl_plain_password": settings.kafka_sasl_password,
+        }
+        config.update({key: value for key, value in optional.items() if value})
+        return config
 
     def _report_failure(self, error: Exception | None) -> None:
         now = time.monotonic()
