@@ -31,7 +31,14 @@ from opentelemetry.trace import SpanKind
 from eventlog_instrument import constants as c
 from eventlog_instrument.envelope import SpanRecord, build_event
 from eventlog_instrument.exporters.base import EventExporter
-from eventlog_instrument.realthreads import RealEvent, allocate_lock, get_ident, start_thread
+from eventlog_instrument.realthreads import (
+    YIELD_EVERY,
+    RealEvent,
+    allocate_lock,
+    get_ident,
+    pause,
+    start_thread,
+)
 from eventlog_instrument.settings import Settings
 
 _logger = logging.getLogger(__name__)
@@ -184,7 +191,7 @@ class EventLogSpanProcessor(SpanProcessor):
                 if self._stopping.wait(backoff):
                     return False
             else:
-                time.sleep(max(0.0, min(backoff, deadline - time.monotonic())))
+                pause(max(0.0, min(backoff, deadline - time.monotonic())))
         return True
 
     def _take_batch(self) -> list[Any]:
@@ -198,7 +205,9 @@ class EventLogSpanProcessor(SpanProcessor):
         if not self._builds_events:
             return spans
         events = []
-        for span in spans:
+        for position, span in enumerate(spans, 1):
+            if position % YIELD_EVERY == 0:
+                pause()
             try:
                 event = build_event(
                     span,

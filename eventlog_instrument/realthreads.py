@@ -14,24 +14,36 @@ from __future__ import annotations
 import _thread
 import contextlib
 import sys
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 
-def _original_thread_module() -> ModuleType:
+def _original_module(name: str, default: ModuleType) -> ModuleType:
     if "eventlet" in sys.modules:
         from eventlet import patcher
 
-        if patcher.is_monkey_patched("thread"):
-            return patcher.original("_thread")  # type: ignore[no-any-return]
-    return _thread
+        if patcher.is_monkey_patched("thread" if name == "_thread" else name):
+            return patcher.original(name)  # type: ignore[no-any-return]
+    return default
 
 
-_original = _original_thread_module()
+YIELD_EVERY = 8
+"""Events the export worker handles between two :func:`pause` calls."""
+
+_original = _original_module("_thread", _thread)
+_sleep: Callable[[float], None] = _original_module("time", time).sleep
 allocate_lock: Callable[[], Any] = _original.allocate_lock
 get_ident: Callable[[], int] = _original.get_ident
 _start_new_thread: Callable[..., int] = _original.start_new_thread
+
+
+def pause(seconds: float = 0.0) -> None:
+    """Sleep on the OS clock. ``pause()`` lets a thread waiting for the GIL run first:
+    the export worker does so every few dozen events, so that an application thread
+    (an eventlet hub, say) never waits a whole GIL switch interval (5 ms) for it."""
+    _sleep(seconds)
 
 
 class RealEvent:

@@ -26,6 +26,7 @@ from typing import Any
 
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.base import EventExporter
+from eventlog_instrument.realthreads import YIELD_EVERY, pause
 from eventlog_instrument.settings import Settings, mask_uri, redact
 
 _logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class AmqpEventExporter(EventExporter):
         self._declared: set[str] = set()
         self._unconfirmed: dict[int, Event] = {}
         self._nacked: list[Event] = []
+        self.nacks = 0
+        """Publishes the broker refused (nacked) so far; each was handed back for a retry."""
         self._last_failure_log = 0.0
 
     def deliver(self, events: Sequence[Event], timeout: float) -> list[Event]:
@@ -57,7 +60,9 @@ class AmqpEventExporter(EventExporter):
         sent = 0
         try:
             channel = self._open_channel()
-            for event in events:
+            for position, event in enumerate(events, 1):
+                if position % YIELD_EVERY == 0:
+                    pause()
                 self._declare(channel, event.service_name)
                 channel.basic_publish(
                     self._message(channel, event),
@@ -152,6 +157,7 @@ class AmqpEventExporter(EventExporter):
     def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
         for tag in self._confirmed_tags(delivery_tag, multiple):
             self._nacked.append(self._unconfirmed.pop(tag))
+            self.nacks += 1
 
     def _report_failure(self, error: Exception) -> None:
         now = time.monotonic()
