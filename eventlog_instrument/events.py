@@ -71,7 +71,8 @@ def encode_json_object(name: str, value: dict[str, Any] | None) -> str:
     """``value`` as a JSON object text; ``None`` and empty mean ``{}``.
 
     Raises ``TypeError`` naming where in ``name`` a value is not JSON data or a key is
-    not text, and ``ValueError`` for NaN, infinity or a reference cycle.
+    not text, and ``ValueError`` for NaN, infinity, a reference cycle or nesting deeper
+    than ``MAX_DEPTH``.
     """
     if value is None:
         return "{}"
@@ -85,10 +86,14 @@ def encode_json_object(name: str, value: dict[str, Any] | None) -> str:
 
 
 _JSON_SCALARS = (str, int, bool, type(None))
+MAX_DEPTH = 100
+"""Deepest nesting of dicts and lists accepted in event data and metadata."""
 
 
 def _check_json(value: Any, path: str, containers: set[int]) -> None:
     """JSON has text keys only (json.dumps would merge 1 and "1"), no NaN, no cycles."""
+    if len(containers) > MAX_DEPTH:
+        raise ValueError(f"{path.split('[')[0]} is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, _JSON_SCALARS):
         return
     if isinstance(value, float):
