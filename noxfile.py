@@ -65,7 +65,8 @@ def bench(session: nox.Session) -> None:
     )
     tables = []
     for script in (
-        "flask_overhead.py", "nameko_rpc.py", "celery_throughput.py", "export_throughput.py"
+        "flask_overhead.py", "nameko_rpc.py", "celery_throughput.py", "export_throughput.py",
+        "startup.py",
     ):
         tables.append(session.run("python", f"benchmarks/{script}", silent=True))
     report = "\n\n".join(table.strip() for table in tables if table) + "\n"
