@@ -68,7 +68,9 @@ def bench(session: nox.Session) -> None:
         "flask_overhead.py", "nameko_rpc.py", "celery_throughput.py", "export_throughput.py",
         "startup.py",
     ):
-        tables.append(session.run("python", f"benchmarks/{script}", silent=True))
+        tables.append(session.run(
+            "python", f"benchmarks/{script}", silent=True, env={"PYTHONWARNINGS": "ignore"}
+        ))
     report = "\n\n".join(table.strip() for table in tables if table) + "\n"
     with open("benchmarks/results.md", "w", encoding="utf-8") as results:
         results.write(report)
