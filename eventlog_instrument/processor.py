@@ -32,7 +32,7 @@ from eventlog_instrument import constants as c
 from eventlog_instrument.envelope import SpanRecord, build_event
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.realthreads import (
-    YIELD_EVERY,
+    GilSlices,
     RealEvent,
     allocate_lock,
     get_ident,
@@ -205,9 +205,9 @@ class EventLogSpanProcessor(SpanProcessor):
         if not self._builds_events:
             return spans
         events = []
-        for position, span in enumerate(spans, 1):
-            if position % YIELD_EVERY == 0:
-                pause()
+        slices = GilSlices()
+        for span in spans:
+            slices.tick()
             try:
                 event = build_event(
                     span,

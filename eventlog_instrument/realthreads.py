@@ -29,8 +29,8 @@ def _original_module(name: str, default: ModuleType) -> ModuleType:
     return default
 
 
-YIELD_EVERY = 8
-"""Events the export worker handles between two :func:`pause` calls."""
+GIL_SLICE_SECONDS = 0.0005
+"""Longest the export worker keeps the GIL before it lets a waiting thread run."""
 
 _original = _original_module("_thread", _thread)
 _sleep: Callable[[float], None] = _original_module("time", time).sleep
@@ -40,10 +40,33 @@ _start_new_thread: Callable[..., int] = _original.start_new_thread
 
 
 def pause(seconds: float = 0.0) -> None:
-    """Sleep on the OS clock. ``pause()`` lets a thread waiting for the GIL run first:
-    the export worker does so every few dozen events, so that an application thread
-    (an eventlet hub, say) never waits a whole GIL switch interval (5 ms) for it."""
+    """Sleep on the OS clock; ``pause()`` lets a thread waiting for the GIL run first."""
     _sleep(seconds)
+
+
+class GilSlices:
+    """Call :meth:`tick` once per event: every ``GIL_SLICE_SECONDS`` it pauses.
+
+    Left alone, the export worker keeps the GIL for a whole switch interval (5 ms)
+    whenever an application thread (an eventlet hub, say) waits for it. Pausing every
+    half millisecond bounds that wait, and still leaves the worker a fair share of a
+    busy process, which pausing every few events did not (it starved the export).
+    """
+
+    __slots__ = ("_count", "_since")
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._since = time.perf_counter()
+
+    def tick(self) -> None:
+        self._count += 1
+        if self._count % 8:
+            return
+        now = time.perf_counter()
+        if now - self._since >= GIL_SLICE_SECONDS:
+            pause()
+            self._since = time.perf_counter()
 
 
 class RealEvent:

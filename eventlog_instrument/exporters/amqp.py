@@ -26,7 +26,7 @@ from typing import Any
 
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.base import EventExporter
-from eventlog_instrument.realthreads import YIELD_EVERY, pause
+from eventlog_instrument.realthreads import GilSlices
 from eventlog_instrument.settings import Settings, mask_uri, redact
 
 _logger = logging.getLogger(__name__)
@@ -60,9 +60,9 @@ class AmqpEventExporter(EventExporter):
         sent = 0
         try:
             channel = self._open_channel()
-            for position, event in enumerate(events, 1):
-                if position % YIELD_EVERY == 0:
-                    pause()
+            slices = GilSlices()
+            for event in events:
+                slices.tick()
                 self._declare(channel, event.service_name)
                 channel.basic_publish(
                     self._message(channel, event),

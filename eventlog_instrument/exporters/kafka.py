@@ -27,7 +27,7 @@ from typing import Any
 
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.base import EventExporter
-from eventlog_instrument.realthreads import YIELD_EVERY, pause
+from eventlog_instrument.realthreads import GilSlices
 from eventlog_instrument.settings import Settings, mask_secret, redact
 
 _logger = logging.getLogger(__name__)
@@ -78,9 +78,9 @@ class KafkaEventExporter(EventExporter):
         failure: Exception | None = None
         try:
             producer = self._open_producer()
-            for position, event in enumerate(events, 1):
-                if position % YIELD_EVERY == 0:
-                    pause()
+            slices = GilSlices()
+            for event in events:
+                slices.tick()
                 headers = [
                     ("event_type", event.event_type.encode("utf-8")),
                     ("service_name", event.service_name.encode("utf-8")),
