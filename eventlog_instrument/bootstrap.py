@@ -6,8 +6,9 @@
    threads start with the first event, so ``nameko run`` can still monkey-patch with
    eventlet first.
 2. Flush on SIGTERM: Python's default SIGTERM ends the process without ``atexit``, so
-   when nothing else handles SIGTERM yet, a handler flushes pending events (bounded by
-   ``EVENTLOG_SHUTDOWN_TIMEOUT``) and then ends the process the default way. Servers
+   when nothing else handles SIGTERM yet, a handler waits up to a second for calls that
+   are still ending (a server closing a response it has sent), flushes pending events
+   (bounded by ``EVENTLOG_SHUTDOWN_TIMEOUT``) and then ends the process the default way. Servers
    that install their own handler (gunicorn, Celery, Nameko) exit through ``atexit``.
 3. Run the application's own ``sitecustomize``, the next one on ``sys.path``.
 """
@@ -50,7 +51,7 @@ def _flush_on_sigterm() -> None:
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
         from eventlog_instrument import EventLogInstrumentor
 
-        EventLogInstrumentor().uninstrument()
+        EventLogInstrumentor.shutdown_at_exit()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 

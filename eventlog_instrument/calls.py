@@ -8,6 +8,7 @@ that a manual event dispatched inside the call, and the exporter building the
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from opentelemetry import trace
 
 from eventlog_instrument import constants as c
+from eventlog_instrument import realthreads
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +111,35 @@ def current_call() -> CallIdentity | None:
         tuple(attributes[c.ATTR_CALL_STACK]),
         attributes.get(c.ATTR_ROUTING_KEY),
     )
+
+
+class OpenCalls:
+    """How many instrumented calls have started and not ended, across threads.
+
+    On SIGTERM the start-up hook waits (boundedly) for these before it flushes: a WSGI
+    server ends a request's span when it closes the response, just after the client
+    already has it, so a flush at that moment would miss the request's event.
+    """
+
+    def __init__(self) -> None:
+        self._lock = realthreads.allocate_lock()
+        self.count = 0
+
+    def started(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def ended(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+    def wait_until_none(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.count > 0:
+            if time.monotonic() >= deadline:
+                return False
+            realthreads.pause(0.005)
+        return True
+
+
+open_calls = OpenCalls()

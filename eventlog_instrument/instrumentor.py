@@ -31,6 +31,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from eventlog_instrument.calls import open_calls
 from eventlog_instrument.exporters import create_exporters
 from eventlog_instrument.instrumentors import enabled_instrumentors
 from eventlog_instrument.instrumentors.base import BaseInstrumentor
@@ -38,6 +39,8 @@ from eventlog_instrument.processor import EventLogSpanProcessor
 from eventlog_instrument.settings import Settings, load_settings
 
 _logger = logging.getLogger(__name__)
+CALLS_GRACE_SECONDS = 1.0
+"""At exit, longest wait for calls still ending before the flush."""
 
 
 class EventLogInstrumentor:
@@ -97,7 +100,7 @@ class EventLogInstrumentor:
             cls._settings = settings
             cls._instrumented = True
             if not cls._atexit_registered:
-                atexit.register(cls._shutdown_processors)
+                atexit.register(cls.shutdown_at_exit)
                 cls._atexit_registered = True
 
     def uninstrument(self) -> None:
@@ -113,6 +116,13 @@ class EventLogInstrumentor:
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Deliver every event ended so far; ``False`` if one exporter ran out of time."""
         return all(processor.force_flush(timeout_millis) for processor in self.processors)
+
+    @staticmethod
+    def shutdown_at_exit() -> None:
+        """Give calls still ending a moment (a server closing a response it has already
+        sent), then flush and stop every processor within ``shutdown_timeout``."""
+        open_calls.wait_until_none(CALLS_GRACE_SECONDS)
+        EventLogInstrumentor._shutdown_processors()
 
     @staticmethod
     def _shutdown_processors() -> None:

@@ -42,7 +42,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import current_call, new_call
+from eventlog_instrument.calls import current_call, new_call, open_calls
 from eventlog_instrument.instrumentors.base import BaseInstrumentor
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
@@ -147,6 +147,7 @@ class CeleryInstrumentor(BaseInstrumentor):
             )
             token = context.attach(trace.set_span_in_context(span))
             self._runs[task_id] = (span, token)
+            open_calls.started()
         except Exception:
             _logger.exception("eventlog_instrument could not start the span of task %s", task_id)
 
@@ -187,6 +188,8 @@ class CeleryInstrumentor(BaseInstrumentor):
             span.end()
         except Exception:
             _logger.exception("eventlog_instrument could not end the span of task %s", task_id)
+        finally:
+            open_calls.ended()
 
     def _worker_process_shutdown(self, **_: Any) -> None:
         """A pool child leaves with ``os._exit``, which skips ``atexit``: flush now."""

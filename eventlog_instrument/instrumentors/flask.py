@@ -16,7 +16,7 @@ error for a 5xx or an unhandled exception), ``error_type`` and ``error_message``
 Propagation: an incoming ``X-Call-Stack`` header (call ids, outermost first, comma
 separated) is continued, and so is a W3C ``traceparent``; a malformed one starts a
 fresh stack. The response carries the request's call id in ``X-Call-Id``. A streamed
-response ends its span when the server closes the stream.
+response ends its span when its last chunk has been sent.
 
 ``EVENTLOG_FLASK_EXCLUDED_URLS`` (regular expressions searched in the path) names
 requests that get no span at all: health checks, say.
@@ -35,7 +35,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import new_call, parse_call_stack
+from eventlog_instrument.calls import new_call, open_calls, parse_call_stack
 from eventlog_instrument.instrumentors.base import BaseInstrumentor
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
@@ -81,6 +81,7 @@ class FlaskInstrumentor(BaseInstrumentor):
             return wrapped(*args, **kwargs)
         try:
             request = self._start(app, environ)
+            open_calls.started()
             token = context.attach(trace.set_span_in_context(request.span))
             request_token = _current_request.set(request)
         except Exception:
@@ -199,6 +200,8 @@ def _end(request: _Request, error: BaseException | None = None) -> None:
         request.span.end()
     except Exception:
         _logger.exception("eventlog_instrument could not end a Flask request span")
+    finally:
+        open_calls.ended()
 
 
 def _unmatched(app: Any, flask_request: Any) -> tuple[str, str | None]:
@@ -237,14 +240,23 @@ class _EnvironHeaders(dict[str, str]):
 
 
 class _EndsSpanOnClose:
-    """The WSGI response, ending the span when the server closes it (after streaming)."""
+    """The WSGI response, ending the span when the body has been sent (or the server
+    closes the response, whichever comes first).
+
+    Waiting for ``close()`` alone is not enough: werkzeug's development server can skip
+    it when a client resets the connection while it drains the socket.
+    """
 
     def __init__(self, response: Iterable[bytes], request: _Request) -> None:
         self._response = response
         self._request = request
+        self._ended = False
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._response)
+        try:
+            yield from self._response
+        finally:
+            self._end()
 
     def close(self) -> None:
         try:
@@ -252,4 +264,9 @@ class _EndsSpanOnClose:
             if close is not None:
                 close()
         finally:
+            self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
             _end(self._request)

@@ -51,7 +51,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import CallIdentity, current_call
+from eventlog_instrument.calls import CallIdentity, current_call, open_calls
 from eventlog_instrument.instrumentors.base import BaseInstrumentor
 
 _logger = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class NamekoInstrumentor(BaseInstrumentor):
         except Exception:
             _logger.exception("eventlog_instrument could not start the span of %r", worker_ctx)
             return wrapped(*args, **kwargs)
+        open_calls.started()
         try:
             return wrapped(*args, **kwargs)
         finally:
@@ -97,6 +98,8 @@ class NamekoInstrumentor(BaseInstrumentor):
                 span.end()
             except Exception:
                 _logger.exception("eventlog_instrument could not end the span of %r", worker_ctx)
+            finally:
+                open_calls.ended()
 
     def _worker_result(self, wrapped: Any, container: Any, args: Any, kwargs: Any) -> Any:
         try:
