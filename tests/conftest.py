@@ -112,29 +112,55 @@ class BoundQueue:
         self.connection = kombu.Connection(AMQP_URI)
         self.name = f"test-{uuid.uuid4().hex[:8]}"
         exchange = kombu.Exchange(f"{service_name}.events", type="topic", durable=True)
-        self.queue = kombu.Queue(self.name, exchange, routing_key, auto_delete=True)
+        # Not auto-delete: that would delete it when a read cancels its consumer, and
+        # every event published after that would be lost. close() deletes it; the
+        # x-expires argument cleans up after a test that never got there.
+        self.queue = kombu.Queue(
+            self.name, exchange, routing_key, auto_delete=False, durable=False,
+            queue_arguments={"x-expires": 600_000},
+        )
         self.queue(self.connection.default_channel).declare()
 
-    def read(self, count: int, timeout: float = 30.0) -> list[Any]:
+    def rest(self, wait: float) -> list[Any]:
+        """Every message that is there or arrives within ``wait`` seconds."""
+        messages = []
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            messages += self.read(1_000_000, timeout=deadline - time.monotonic(), exact=False)
+        return messages
+
+    def read(self, count: int, timeout: float = 30.0, exact: bool = True) -> list[Any]:
+        """Take ``count`` messages (waiting up to ``timeout``); the rest stay queued.
+
+        With ``exact=False``, fewer than ``count`` is not an error.
+        """
         messages: list[Any] = []
 
         def keep(_body: object, message: Any) -> None:
-            message.ack()
-            messages.append(message)
+            if len(messages) < count:
+                message.ack()
+                messages.append(message)
 
-        with kombu.Consumer(
-            self.connection, [self.queue], callbacks=[keep], accept=["json"], prefetch_count=1000
-        ):
-            deadline = time.monotonic() + timeout
-            while len(messages) < count and time.monotonic() < deadline:
-                try:
-                    self.connection.drain_events(timeout=0.5)
-                except TimeoutError:
-                    continue
-        assert len(messages) >= count, f"{len(messages)} of {count} messages arrived"
+        # A channel of its own: closing it puts back what was prefetched and not taken.
+        channel = self.connection.channel()
+        try:
+            with kombu.Consumer(
+                channel, [self.queue], callbacks=[keep], accept=["json"], prefetch_count=1000
+            ):
+                deadline = time.monotonic() + timeout
+                while len(messages) < count and time.monotonic() < deadline:
+                    try:
+                        self.connection.drain_events(timeout=0.5)
+                    except TimeoutError:
+                        continue
+        finally:
+            channel.close()
+        if exact:
+            assert len(messages) >= count, f"{len(messages)} of {count} messages arrived"
         return messages
 
     def close(self) -> None:
+        self.connection.default_channel.queue_delete(self.name)
         self.connection.release()
 
 
