@@ -28,12 +28,15 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from eventlog_instrument import constants as c
+
+if TYPE_CHECKING:
+    from eventlog_instrument.settings import Settings
 
 _ENTRYPOINT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
 
@@ -169,6 +172,17 @@ def build_event(
         routing_key=attributes.get(c.ATTR_ROUTING_KEY),
         envelope=envelope,
         body=body,
+    )
+
+
+def build_event_for(span: SpanRecord, settings: Settings) -> Event | None:
+    """:func:`build_event` with the timestamp precision, default service name and value
+    length limit of ``settings``."""
+    return build_event(
+        span,
+        precision=settings.timestamp_precision,
+        default_service_name=settings.service_name,
+        max_value_length=settings.max_value_length,
     )
 
 

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.envelope import SpanRecord, build_event
+from eventlog_instrument.envelope import SpanRecord, build_event_for
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.realthreads import (
     GilSlices,
@@ -209,12 +209,7 @@ class EventLogSpanProcessor(SpanProcessor):
         for span in spans:
             slices.tick()
             try:
-                event = build_event(
-                    span,
-                    precision=self._settings.timestamp_precision,
-                    default_service_name=self._settings.service_name,
-                    max_value_length=self._settings.max_value_length,
-                )
+                event = build_event_for(span, self._settings)
             except Exception:
                 self.dropped += 1
                 _logger.exception("eventlog_instrument could not build the event of %r", span.name)

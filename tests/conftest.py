@@ -73,6 +73,22 @@ def start_tansu(port: int, advertised_port: int | None = None) -> subprocess.Pop
     )
 
 
+def assert_ending_calls_never_waits(service_name: str, count: int = 1000) -> None:
+    """End ``count`` call spans on this thread; the whole run stays well under a second."""
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    from eventlog_instrument.calls import new_call
+
+    tracer = trace.get_tracer("tests")
+    started = time.perf_counter()
+    for _ in range(count):
+        call = new_call(service_name, "Rpc", "m")
+        tracer.start_span("m", kind=SpanKind.SERVER, attributes=call.attributes()).end()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"{count:,} spans took {elapsed:.3f}s with the broker unreachable"
+
+
 def assert_golden(envelope: dict[str, Any], name: str) -> None:
     """``envelope`` equals ``golden/<name>.json``, key order included.
 

@@ -32,7 +32,6 @@ from eventlog_instrument.settings import Settings, mask_uri, redact
 _logger = logging.getLogger(__name__)
 CALL_ID_STACK_HEADER = "nameko.call_id_stack"
 _PERSISTENT = 2
-_FAILURE_LOG_INTERVAL = 10.0
 
 
 class AmqpEventExporter(EventExporter):
@@ -51,7 +50,6 @@ class AmqpEventExporter(EventExporter):
         self._nacked: list[Event] = []
         self.nacks = 0
         """Publishes the broker refused (nacked) so far; each was handed back for a retry."""
-        self._last_failure_log = 0.0
 
     def deliver(self, events: Sequence[Event], timeout: float) -> list[Event]:
         deadline = time.monotonic() + timeout
@@ -160,10 +158,8 @@ class AmqpEventExporter(EventExporter):
             self.nacks += 1
 
     def _report_failure(self, error: Exception) -> None:
-        now = time.monotonic()
-        if now - self._last_failure_log < _FAILURE_LOG_INTERVAL:
+        if not self.failure_log_due():
             return
-        self._last_failure_log = now
         _logger.warning(
             "eventlog_instrument: amqp exporter cannot publish to %s (%s: %s); "
             "events are kept and retried",

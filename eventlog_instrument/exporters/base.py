@@ -8,13 +8,17 @@ OpenTelemetry pipeline (the SDK's batch processor, say).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from eventlog_instrument.envelope import Event, SpanRecord, build_event
+from eventlog_instrument.envelope import Event, SpanRecord, build_event_for
 from eventlog_instrument.settings import Settings, load_settings
+
+FAILURE_LOG_INTERVAL = 10.0
+"""Seconds between two warnings of an exporter that cannot reach its broker."""
 
 
 class EventExporter(SpanExporter):
@@ -22,6 +26,15 @@ class EventExporter(SpanExporter):
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
+        self._last_failure_log = 0.0
+
+    def failure_log_due(self) -> bool:
+        """Whether a failure warning may be logged now: at most one every 10 seconds."""
+        now = time.monotonic()
+        if now - self._last_failure_log < FAILURE_LOG_INTERVAL:
+            return False
+        self._last_failure_log = now
+        return True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EventExporter:
@@ -37,12 +50,7 @@ class EventExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         events = []
         for span in spans:
-            event = build_event(
-                SpanRecord.of(span),
-                precision=self.settings.timestamp_precision,
-                default_service_name=self.settings.service_name,
-                max_value_length=self.settings.max_value_length,
-            )
+            event = build_event_for(SpanRecord.of(span), self.settings)
             if event is not None:
                 events.append(event)
         timeout = self.settings.bsp_export_timeout / 1000

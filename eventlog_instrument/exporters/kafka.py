@@ -33,7 +33,6 @@ from eventlog_instrument.settings import Settings, mask_secret, redact
 _logger = logging.getLogger(__name__)
 _TOPIC_FORBIDDEN = re.compile(r"[^A-Za-z0-9._-]")
 _TOPIC_MAX_LENGTH = 249
-_FAILURE_LOG_INTERVAL = 10.0
 
 
 class KafkaEventExporter(EventExporter):
@@ -44,7 +43,6 @@ class KafkaEventExporter(EventExporter):
         self.bootstrap_servers = list(self.settings.kafka_bootstrap_servers)
         self._topics: dict[tuple[str, str], str] = {}
         self._producer: Any = None
-        self._last_failure_log = 0.0
 
     def topic_for(self, event: Event) -> str:
         """The topic name ``event`` is sent to."""
@@ -133,10 +131,8 @@ class KafkaEventExporter(EventExporter):
         return config
 
     def _report_failure(self, error: Exception | None) -> None:
-        now = time.monotonic()
-        if now - self._last_failure_log < _FAILURE_LOG_INTERVAL:
+        if not self.failure_log_due():
             return
-        self._last_failure_log = now
         reason = "not acknowledged in time" if error is None else (
             f"{type(error).__name__}: {redact(str(error), *self.bootstrap_servers)}"
         )
