@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import trace
 
@@ -20,8 +18,7 @@ from eventlog_instrument import constants as c
 from eventlog_instrument import realthreads
 
 
-@dataclass(frozen=True, slots=True)
-class CallIdentity:
+class CallIdentity(NamedTuple):
     """The first five envelope keys of one call."""
 
     service_name: str
@@ -50,9 +47,20 @@ def new_call_id(service_name: str, entrypoint_name: str) -> str:
 
     The uuid comes from ``random`` rather than ``os.urandom``: a call id names a call,
     it guards nothing, and this is twice as fast on every request. ``random`` reseeds
-    itself in a forked child, so workers never repeat each other's ids.
+    itself in a forked child, so workers never repeat each other's ids. The uuid's text
+    is formatted here, which costs half of building a ``uuid.UUID``.
     """
-    return f"{service_name}.{entrypoint_name}.{uuid.UUID(int=random.getrandbits(128), version=4)}"
+    digits = "%032x" % (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
+    return (
+        f"{service_name}.{entrypoint_name}."
+        f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+    )
+
+
+_UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+"""Clears the version and variant bits of 128 random bits."""
+_UUID4_SET = (0x4 << 76) | (0x2 << 62)
+"""Version 4, variant RFC 4122."""
 
 
 def extend_call_stack(parent_stack: Sequence[str], call_id: str) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -12,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from eventlog_instrument import dispatch_event
-from eventlog_instrument.calls import CallIdentity, extend_call_stack, new_call
+from eventlog_instrument.calls import CallIdentity, extend_call_stack, new_call, new_call_id
 from eventlog_instrument.constants import CALL_STACK_LIMIT
 from eventlog_instrument.envelope import SpanRecord, build_event, format_timestamp
 from tests.conftest import assert_golden
@@ -168,3 +169,14 @@ def test_non_finite_attribute_values_still_give_valid_json(pipeline):
     assert json.loads(body)["score"] == "nan" and json.loads(body)["limit"] == "inf"
     assert "NaN" not in body and "Infinity" not in body
 
+
+
+def test_call_ids_end_in_a_random_version_4_uuid():
+    seen = set()
+    for _ in range(500):
+        service, entrypoint, text = new_call_id("orders", "place_order").split(".", 2)
+        parsed = uuid.UUID(text)
+        assert (service, entrypoint, str(parsed)) == ("orders", "place_order", text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        seen.add(text)
+    assert len(seen) == 500

@@ -25,12 +25,14 @@ requests that get no span at all: health checks, say.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar
-from typing import Any, ClassVar
+from contextvars import ContextVar, Token
+from time import time_ns
+from typing import Any, ClassVar, cast
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
@@ -45,15 +47,16 @@ _DATA = c.ATTR_DATA_PREFIX
 
 
 class _Request:
-    """What one request's span needs between the hooks."""
+    """One request between the hooks; its span starts once Flask has matched the URL."""
 
-    __slots__ = ("call_id", "method", "parent_stack", "span")
+    __slots__ = ("call_id", "context_token", "environ", "span", "start_time")
 
-    def __init__(self, span: Span, method: str, parent_stack: tuple[str, ...]) -> None:
-        self.span = span
-        self.method = method
-        self.parent_stack = parent_stack
-        self.call_id: str | None = None
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+        self.start_time = time_ns()
+        self.span: Span | None = None
+        self.call_id = ""
+        self.context_token: Token[Context] | None = None
 
 
 _current_request: ContextVar[_Request | None] = ContextVar("eventlog_flask_request", default=None)
@@ -79,20 +82,15 @@ class FlaskInstrumentor(BaseInstrumentor):
         environ, start_response = _bind_wsgi(*args, **kwargs)
         if context.get_value(_SUPPRESS_INSTRUMENTATION_KEY) or self._excluded(environ):
             return wrapped(*args, **kwargs)
-        try:
-            request = self._start(app, environ)
-            open_calls.started()
-            token = context.attach(trace.set_span_in_context(request.span))
-            request_token = _current_request.set(request)
-        except Exception:
-            _logger.exception("eventlog_instrument could not start a Flask request span")
-            return wrapped(*args, **kwargs)
+        request = _Request(environ)
+        open_calls.started()
+        request_token = _current_request.set(request)
 
         def start_response_with_call_id(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Any:
             try:
-                self._on_status(request, app, environ, status, headers)
+                self._on_status(request, app, status, headers)
             except Exception:
                 _logger.exception("eventlog_instrument could not record a Flask response")
             return start_response(status, headers, exc_info)
@@ -100,27 +98,33 @@ class FlaskInstrumentor(BaseInstrumentor):
         try:
             response = wrapped(environ, start_response_with_call_id)
         except BaseException as error:
-            _end(request, error)
+            self._end(request, app, error)
             raise
         finally:
             _current_request.reset(request_token)
-            context.detach(token)
-        return _EndsSpanOnClose(response, request)
+            if request.context_token is not None:
+                context.detach(request.context_token)
+        return _EndsSpanOnClose(response, request, app, self)
 
     def _full_dispatch_request(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
         request = _current_request.get()
-        if request is not None:
+        if request is not None and request.span is None:
             try:
-                self._identify(request, app)
+                flask_request = _flask_request()
+                rule = flask_request.url_rule
+                if rule is not None:
+                    self._start_span(request, app, str(rule.endpoint), rule.rule)
+                else:
+                    self._start_span(request, app, *_unmatched(app, flask_request))
             except Exception:
-                _logger.exception("eventlog_instrument could not name a Flask request")
+                _logger.exception("eventlog_instrument could not start a Flask request span")
         return wrapped(*args, **kwargs)
 
     def _handle_exception(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
         request = _current_request.get()
         if request is not None and args:
             try:
-                request.span.record_exception(args[0])
+                self._span_of(request, app).record_exception(args[0])
             except Exception:
                 _logger.exception("eventlog_instrument could not record a Flask exception")
         return wrapped(*args, **kwargs)
@@ -133,75 +137,76 @@ class FlaskInstrumentor(BaseInstrumentor):
         path = environ.get("PATH_INFO", "")
         return any(pattern.search(path) for pattern in patterns)
 
-    def _start(self, app: Any, environ: dict[str, Any]) -> _Request:
+    def _start_span(self, request: _Request, app: Any, entrypoint: str, route: str | None) -> Span:
+        """Start the request's span (back-dated to its arrival) with its whole identity,
+        and make it current for the rest of the request."""
         assert self.settings is not None
+        environ = request.environ
+        service_name = self.settings.service_name
+        if service_name == DEFAULT_SERVICE_NAME:
+            service_name = app.name
+        parent_stack = parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
+        call = new_call(service_name, c.FLASK_PROTOCOL, entrypoint, parent_stack)
+        attributes = call.attributes()
         method = environ.get("REQUEST_METHOD", "GET")
-        attributes: dict[str, Any] = {_DATA + "method": method}
+        attributes[_DATA + "method"] = method
         headers = self.settings.capture_request_headers
         if headers:
             attributes[_DATA + "request_headers"] = _captured_headers(
                 environ, headers, self.settings.scrub_denylist
             )
+        if route is not None:
+            attributes[_DATA + "route"] = route
         parent = None
         if "HTTP_TRACEPARENT" in environ:
             parent = propagate.extract(_EnvironHeaders(environ))
         span = self._tracer.start_span(
-            f"HTTP {method}",
+            f"{method} {route or entrypoint}",
             context=parent,
             kind=SpanKind.SERVER,
             attributes=attributes,
+            start_time=request.start_time,
         )
-        return _Request(span, method, parse_call_stack(environ.get(_STACK_ENVIRON_KEY)))
-
-    def _identify(self, request: _Request, app: Any) -> None:
-        """Give the span its call identity, now that Flask has matched the request."""
-        from flask import request as flask_request
-
-        rule = flask_request.url_rule
-        if rule is not None:
-            self._name(request, app, str(flask_request.endpoint), rule.rule)
-        else:
-            self._name(request, app, *_unmatched(app, flask_request))
-
-    def _on_status(
-        self, request: _Request, app: Any, environ: dict[str, Any], status: str, headers: list[Any]
-    ) -> None:
-        if request.call_id is None:
-            self._name(request, app, environ.get("PATH_INFO", ""), None)
-        code = int(status.split(" ", 1)[0])
-        request.span.set_attribute(_DATA + "status_code", code)
-        if code >= 500:
-            request.span.set_status(Status(StatusCode.ERROR, status))
-        headers.append((c.CALL_ID_HTTP_HEADER, str(request.call_id)))
-
-    def _name(self, request: _Request, app: Any, entrypoint: str, route: str | None) -> None:
-        assert self.settings is not None
-        service_name = self.settings.service_name
-        if service_name == DEFAULT_SERVICE_NAME:
-            service_name = app.name
-        call = new_call(service_name, c.FLASK_PROTOCOL, entrypoint, request.parent_stack)
+        request.span = span
         request.call_id = call.call_id
-        span = request.span
-        span.set_attributes(call.attributes())
-        if route is not None:
-            span.set_attribute(_DATA + "route", route)
-        span.update_name(f"{request.method} {route or entrypoint}")
+        request.context_token = context.attach(trace.set_span_in_context(span))
+        return span
+
+    def _span_of(self, request: _Request, app: Any) -> Span:
+        """The request's span; one named by the path when Flask failed before matching."""
+        if request.span is not None:
+            return request.span
+        return self._start_span(request, app, request.environ.get("PATH_INFO", ""), None)
+
+    def _on_status(self, request: _Request, app: Any, status: str, headers: list[Any]) -> None:
+        span = self._span_of(request, app)
+        code = int(status.split(" ", 1)[0])
+        span.set_attribute(_DATA + "status_code", code)
+        if code >= 500:
+            span.set_status(Status(StatusCode.ERROR, status))
+        headers.append((c.CALL_ID_HTTP_HEADER, request.call_id))
+
+    def _end(self, request: _Request, app: Any, error: BaseException | None = None) -> None:
+        try:
+            span = self._span_of(request, app)
+            if error is not None:
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            span.end()
+        except Exception:
+            _logger.exception("eventlog_instrument could not end a Flask request span")
+        finally:
+            open_calls.ended()
+
+
+def _flask_request() -> Any:
+    """The request being handled, itself rather than Flask's proxy (whose every
+    attribute read is a lookup)."""
+    return cast(Any, sys.modules["flask"]).request._get_current_object()
 
 
 def _bind_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> tuple[Any, Any]:
     return environ, start_response
-
-
-def _end(request: _Request, error: BaseException | None = None) -> None:
-    try:
-        if error is not None:
-            request.span.record_exception(error)
-            request.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-        request.span.end()
-    except Exception:
-        _logger.exception("eventlog_instrument could not end a Flask request span")
-    finally:
-        open_calls.ended()
 
 
 def _unmatched(app: Any, flask_request: Any) -> tuple[str, str | None]:
@@ -247,9 +252,19 @@ class _EndsSpanOnClose:
     it when a client resets the connection while it drains the socket.
     """
 
-    def __init__(self, response: Iterable[bytes], request: _Request) -> None:
+    __slots__ = ("_app", "_ended", "_instrumentor", "_request", "_response")
+
+    def __init__(
+        self,
+        response: Iterable[bytes],
+        request: _Request,
+        app: Any,
+        instrumentor: FlaskInstrumentor,
+    ) -> None:
         self._response = response
         self._request = request
+        self._app = app
+        self._instrumentor = instrumentor
         self._ended = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -269,4 +284,4 @@ class _EndsSpanOnClose:
     def _end(self) -> None:
         if not self._ended:
             self._ended = True
-            _end(self._request)
+            self._instrumentor._end(self._request, self._app)
