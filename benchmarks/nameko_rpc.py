@@ -29,7 +29,8 @@ def start(service: str, instrumented: bool, workdir: Path) -> subprocess.Popen[b
     config = workdir / f"{service}.json"
     config.write_text(json.dumps({"AMQP_URI": AMQP_URI}))
     env = {**os.environ, "PYTHONPATH": str(HERE / "services"), "BENCH_SERVICE": service,
-           "EVENTLOG_EXPORTERS": "amqp", "EVENTLOG_AMQP_URI": AMQP_URI}
+           "EVENTLOG_EXPORTERS": "amqp", "EVENTLOG_AMQP_URI": AMQP_URI,
+           "EVENTLOG_ENTRYPOINTS_TO_EXCLUDE": "stats"}
     if instrumented:
         env["BENCH_INSTRUMENT"] = "1"
     return subprocess.Popen(

@@ -139,9 +139,12 @@ class CeleryInstrumentor(BaseInstrumentor):
             attributes = call.attributes()
             attributes[_DATA + "task_id"] = task_id
             attributes[_DATA + "retries"] = int(request.retries or 0)
+            parent = None
+            if "traceparent" in carrier or "baggage" in carrier:
+                parent = propagate.extract(carrier)
             span = self._tracer.start_span(
                 task.name,
-                context=propagate.extract(carrier),
+                context=parent,
                 kind=SpanKind.CONSUMER,
                 attributes=attributes,
             )
