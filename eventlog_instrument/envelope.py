@@ -72,7 +72,7 @@ class SpanRecord(NamedTuple):
             span.kind,
             span.start_time or 0,
             span.end_time or span.start_time or 0,
-            _attributes_of(span),
+            attributes_of(span),
             failed,
             error,
             context.trace_id if context else 0,
@@ -81,7 +81,7 @@ class SpanRecord(NamedTuple):
         )
 
 
-def _attributes_of(span: ReadableSpan) -> dict[str, Any]:
+def attributes_of(span: ReadableSpan) -> dict[str, Any]:
     """The ended span's attributes as a plain dict.
 
     The SDK's ``attributes`` is a read-only view whose copy calls Python code per key

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.envelope import SpanRecord, build_event_for
+from eventlog_instrument.envelope import SpanRecord, attributes_of, build_event_for
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.realthreads import (
     GilSlices,
@@ -92,10 +92,7 @@ class EventLogSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         if self._shut_down:
             return
-        attributes = span.attributes
-        if (not attributes or c.ATTR_CALL_ID not in attributes) and (
-            span.kind not in _ENTRYPOINT_KINDS
-        ):
+        if c.ATTR_CALL_ID not in attributes_of(span) and span.kind not in _ENTRYPOINT_KINDS:
             return
         if self._worker is None:
             self._start_worker()
