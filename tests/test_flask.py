@@ -100,3 +100,35 @@ def test_excluded_url_has_no_event(shop):
     events = envelopes(queue, 2)
     assert {e["entrypoint_name"] for e in events} == {"get_order"}
     assert queue.rest(0.5) == []
+
+
+def test_failure_before_the_url_is_matched_is_still_one_event_named_by_the_path(pipeline):
+    import flask
+    from flask.sessions import SecureCookieSessionInterface
+    from opentelemetry import trace
+
+    class BrokenSessions(SecureCookieSessionInterface):
+        def open_session(self, app, request):
+            raise RuntimeError("session store down")
+
+        def save_session(self, app, session, response):
+            return None
+
+    memory = pipeline(service_name="early")
+    app = flask.Flask("early")
+    app.session_interface = BrokenSessions()
+
+    @app.get("/orders/<int:order_id>")
+    def get_order(order_id):
+        return "never"
+
+    response = app.test_client().get("/orders/1")
+    response.close()
+    assert response.status_code == 500
+    [event] = memory.wait_for(1)
+    assert (event["entrypoint_name"], event["call_id"]) == ("/orders/1", response.headers["X-Call-Id"])
+    data = event["data"]
+    assert (data["status_code"], data["outcome"], data["error_type"]) == (500, "error", "RuntimeError")
+    assert data["error_message"] == "session store down"
+    assert "route" not in data
+    assert trace.get_current_span() is trace.INVALID_SPAN, "the request's span stayed current"

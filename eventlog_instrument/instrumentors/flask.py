@@ -137,7 +137,14 @@ class FlaskInstrumentor(BaseInstrumentor):
         path = environ.get("PATH_INFO", "")
         return any(pattern.search(path) for pattern in patterns)
 
-    def _start_span(self, request: _Request, app: Any, entrypoint: str, route: str | None) -> Span:
+    def _start_span(
+        self,
+        request: _Request,
+        app: Any,
+        entrypoint: str,
+        route: str | None,
+        make_current: bool = True,
+    ) -> Span:
         """Start the request's span (back-dated to its arrival) with its whole identity,
         and make it current for the rest of the request."""
         assert self.settings is not None
@@ -169,14 +176,16 @@ class FlaskInstrumentor(BaseInstrumentor):
         )
         request.span = span
         request.call_id = call.call_id
-        request.context_token = context.attach(trace.set_span_in_context(span))
+        if make_current:
+            request.context_token = context.attach(trace.set_span_in_context(span))
         return span
 
-    def _span_of(self, request: _Request, app: Any) -> Span:
+    def _span_of(self, request: _Request, app: Any, make_current: bool = True) -> Span:
         """The request's span; one named by the path when Flask failed before matching."""
         if request.span is not None:
             return request.span
-        return self._start_span(request, app, request.environ.get("PATH_INFO", ""), None)
+        path = request.environ.get("PATH_INFO", "")
+        return self._start_span(request, app, path, None, make_current)
 
     def _on_status(self, request: _Request, app: Any, status: str, headers: list[Any]) -> None:
         span = self._span_of(request, app)
@@ -188,7 +197,7 @@ class FlaskInstrumentor(BaseInstrumentor):
 
     def _end(self, request: _Request, app: Any, error: BaseException | None = None) -> None:
         try:
-            span = self._span_of(request, app)
+            span = self._span_of(request, app, make_current=False)
             if error is not None:
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
