@@ -174,7 +174,7 @@ def build_event(
         service_name = str(attributes.get(c.ATTR_SERVICE_NAME))
         call_id = str(call_id)
         stack = attributes.get(c.ATTR_CALL_STACK)
-        call_stack = stack if isinstance(stack, tuple) and stack else (call_id,)
+        call_stack = tuple(stack) if isinstance(stack, (tuple, list)) and stack else (call_id,)
         identity = {
             c.SERVICE_NAME: service_name,
             c.ENTRYPOINT_PROTOCOL: attributes.get(c.ATTR_ENTRYPOINT_PROTOCOL),

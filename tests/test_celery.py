@@ -91,3 +91,55 @@ def test_publishing_outside_any_call_adds_no_stack(tasks_system, pipeline):
     celery_app.add.apply_async((1, 2), queue=queue_name)
     [task_event] = envelopes(events, 1)
     assert task_event["call_stack"] == [task_event["call_id"]]
+
+
+class _DemoPropagator:
+    """A propagator with its own header, standing in for b3 or X-Ray."""
+
+    fields = frozenset({"x-demo-trace"})
+
+    def extract(self, carrier, context=None, getter=None):
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+        trace_id = int(carrier["x-demo-trace"], 16)
+        parent = SpanContext(trace_id, 0x1234, is_remote=True, trace_flags=TraceFlags(1))
+        return trace.set_span_in_context(NonRecordingSpan(parent), context)
+
+    def inject(self, carrier, context=None, setter=None):
+        return None
+
+
+def _run_task_hooks(request_headers):
+    from types import SimpleNamespace
+
+    from eventlog_instrument.instrumentor import EventLogInstrumentor
+
+    [celery_hooks] = [i for i in EventLogInstrumentor().instrumentors if i.name == "celery"]
+    request = SimpleNamespace(headers=request_headers, retries=0)
+    task = SimpleNamespace(name="tasks.add", request=request, app=SimpleNamespace(main="tasks"))
+    celery_hooks._task_prerun(task_id="t-1", task=task)
+    celery_hooks._task_postrun(task_id="t-1", state="SUCCESS")
+
+
+def test_any_configured_propagator_continues_the_trace(pipeline):
+    from opentelemetry import propagate
+
+    memory = pipeline(service_name="tasks")
+    default = propagate.get_global_textmap()
+    propagate.set_global_textmap(_DemoPropagator())
+    try:
+        _run_task_hooks({"x-demo-trace": "4bf92f3577b34da6a3ce929d0e0e4736"})
+    finally:
+        propagate.set_global_textmap(default)
+    [event] = memory.wait_for(1)
+    assert event["data"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_a_task_without_trace_headers_starts_its_own_trace(pipeline):
+    memory = pipeline(service_name="tasks")
+    with trace.get_tracer("test").start_as_current_span("leaked onto the worker thread") as span:
+        _run_task_hooks({})
+        surrounding = format(span.get_span_context().trace_id, "032x")
+    [event] = memory.wait_for(1)
+    assert event["data"]["trace_id"] != surrounding
+    assert event["call_stack"] == [event["call_id"]]

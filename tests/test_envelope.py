@@ -180,3 +180,19 @@ def test_call_ids_end_in_a_random_version_4_uuid():
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
         seen.add(text)
     assert len(seen) == 500
+
+
+def test_a_call_stack_given_as_a_list_is_kept_whole():
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    span = ReadableSpan(
+        name="place_order", kind=SpanKind.SERVER, start_time=1, end_time=2,
+        attributes={
+            "eventlog.service_name": "orders", "eventlog.entrypoint_protocol": "Rpc",
+            "eventlog.entrypoint_name": "place_order", "eventlog.call_id": CALL,
+            "eventlog.call_stack": [OUTER, CALL],
+        },
+    )
+    event = build_event(SpanRecord.of(span))
+    assert event is not None
+    assert (event.call_stack, event.envelope["call_stack"]) == ((OUTER, CALL), [OUTER, CALL])

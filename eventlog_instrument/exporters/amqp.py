@@ -12,9 +12,10 @@ CA makes the broker's certificate required), are passed to kombu.
 
 Publisher confirms are on and pipelined: a whole batch is published, then its acks
 are awaited together (waiting for each confirm in turn is ten times slower, SPEC §8).
-On py-amqp (kombu's ``amqp://`` transport) the publish frames are built by
-:mod:`~eventlog_instrument.exporters.amqp_wire` and written 64 KiB at a time; exchanges
-are declared, and confirms read, through py-amqp itself.
+The connection is kombu's py-amqp transport (``amqp://``, ``amqps://``; kombu's virtual
+transports have no publisher confirms). The publish frames are built by
+:mod:`~eventlog_instrument.exporters.amqp_wire` and written 64 KiB at a time;
+exchanges are declared, and confirms read, through py-amqp itself.
 An event that is nacked, or unconfirmed when the connection fails or the timeout
 passes, is handed back to the pipeline, which retries it on a new connection.
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from eventlog_instrument.envelope import Event
@@ -54,8 +55,6 @@ class AmqpEventExporter(EventExporter):
         self._next_tag = 1
         self._declared: set[str] = set()
         self._method_frames: dict[tuple[str, str], bytes] = {}
-        self._frames_of: Callable[[Any, Event], list[bytes]] | None = None
-        """Builds an event's publish frames; ``None`` on a transport other than py-amqp."""
         self._unconfirmed: dict[int, Event] = {}
         self._nacked: list[Event] = []
         self.nacks = 0
@@ -77,15 +76,8 @@ class AmqpEventExporter(EventExporter):
                     self._write(frames)
                     frames, buffered = [], 0
                     self._declare(channel, event.service_name)
-                if self._frames_of is None:
-                    channel.basic_publish(
-                        self._message(channel, event),
-                        self._exchange(event),
-                        event.routing_key or self.routing_key,
-                    )
-                else:
-                    frames += self._frames_of(channel, event)
-                    buffered += len(event.body)
+                frames += self._frames(channel, event)
+                buffered += len(event.body)
                 self._unconfirmed[self._next_tag] = event
                 self._next_tag += 1
                 sent += 1
@@ -108,7 +100,6 @@ class AmqpEventExporter(EventExporter):
             if self._channel.is_open:
                 return self._channel
             self._discard_connection()
-        import amqp
         import kombu
 
         connection = kombu.Connection(
@@ -127,10 +118,9 @@ class AmqpEventExporter(EventExporter):
         self._next_tag = 1
         self._declared = set()
         self._method_frames = {}
-        self._frames_of = self._own_frames if isinstance(channel, amqp.Channel) else None
         return channel
 
-    def _own_frames(self, channel: Any, event: Event) -> list[bytes]:
+    def _frames(self, channel: Any, event: Event) -> list[bytes]:
         """The frames of publishing ``event``, built here rather than by py-amqp."""
         routing = (event.service_name, event.routing_key or self.routing_key)
         method = self._method_frames.get(routing)
@@ -175,16 +165,6 @@ class AmqpEventExporter(EventExporter):
     @staticmethod
     def _exchange(event: Event) -> str:
         return f"{event.service_name}.events"
-
-    @staticmethod
-    def _message(channel: Any, event: Event) -> Any:
-        return channel.prepare_message(
-            event.body,
-            content_type="application/json",
-            content_encoding="utf-8",
-            headers={CALL_ID_STACK_HEADER: list(event.call_stack)},
-            properties={"delivery_mode": _PERSISTENT},
-        )
 
     def _confirmed_tags(self, delivery_tag: int, multiple: bool) -> list[int]:
         if not multiple:

@@ -13,6 +13,13 @@ error for a 5xx or an unhandled exception), ``error_type`` and ``error_message``
 ``request_headers`` as ``"Name: value"`` strings, scrubbed by
 ``EVENTLOG_SCRUB_DENYLIST``.
 
+The span starts once Flask has matched the URL (in ``Flask.full_dispatch_request``),
+back-dated to the request's arrival, so it has its whole identity from its start; it
+is the current span from there to the end of the request, views, error handlers and
+teardown included, but not while Flask opens the session and matches the URL before
+that. A request that fails before it is matched gets its span (named by the path)
+when Flask handles the error.
+
 Propagation: an incoming ``X-Call-Stack`` header (call ids, outermost first, comma
 separated) is continued, and so is a W3C ``traceparent``; a malformed one starts a
 fresh stack. The response carries the request's call id in ``X-Call-Id``. A streamed
