@@ -55,8 +55,8 @@ def wait_consumed(queue: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=300, help="calls per round and service")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=200, help="calls per round and service")
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     suffix = uuid.uuid4().hex[:6]
     services = {"bare": f"bench_bare_{suffix}", "instrumented": f"bench_instr_{suffix}"}
@@ -72,8 +72,11 @@ def main() -> None:
                 for name in services.values():
                     for _ in range(50):
                         getattr(proxy, name).echo(1)
-                for _ in range(args.rounds):
-                    for label, name in services.items():
+                for number in range(args.rounds):
+                    order = list(services.items())
+                    if number % 2:
+                        order.reverse()  # neither service always runs right after the other
+                    for label, name in order:
                         method = getattr(proxy, name).echo
                         started = time.perf_counter()
                         for _ in range(args.calls):

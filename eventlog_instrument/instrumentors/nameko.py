@@ -46,7 +46,7 @@ import weakref
 from typing import Any, ClassVar
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
@@ -55,6 +55,8 @@ from eventlog_instrument.calls import CallIdentity, current_call, open_calls
 from eventlog_instrument.instrumentors.base import BaseInstrumentor
 
 _logger = logging.getLogger(__name__)
+_NO_PARENT = Context()
+"""A call that came without trace headers starts a trace of its own."""
 DISPATCHER_CONFIG_KEY = "EVENTLOG_DISPATCHER"
 CALL_ID_STACK_CONTEXT_KEY = "call_id_stack"
 """Nameko's context data key for the call stack (``nameko.call_id_stack`` on the wire)."""
@@ -78,6 +80,12 @@ class NamekoInstrumentor(BaseInstrumentor):
         super().__init__()
         self._tracer = trace.get_tracer("eventlog_instrument.nameko", __version__)
         self._spans: weakref.WeakKeyDictionary[Any, Span] = weakref.WeakKeyDictionary()
+        self._captured: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+        """Per entrypoint instance: whether its calls are captured (see :meth:`_captures`)."""
+
+    def instrument(self, settings: Any) -> None:
+        self._captured = weakref.WeakKeyDictionary()  # the settings may have changed
+        super().instrument(settings)
 
     def _run_worker(self, wrapped: Any, container: Any, args: Any, kwargs: Any) -> Any:
         if context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
@@ -149,7 +157,9 @@ class NamekoInstrumentor(BaseInstrumentor):
         attributes = call.attributes()
         if not self._captures(container, entrypoint, config):
             attributes[c.ATTR_AUTO_CAPTURE] = False
-        parent = propagate.extract(worker_ctx.data)
+        parent = _NO_PARENT
+        if not worker_ctx.data.keys().isdisjoint(propagate.get_global_textmap().fields):
+            parent = propagate.extract(worker_ctx.data)
         span = self._tracer.start_span(
             f"{call.service_name}.{call.entrypoint_name}",
             context=parent,
@@ -161,6 +171,13 @@ class NamekoInstrumentor(BaseInstrumentor):
         return span
 
     def _captures(self, container: Any, entrypoint: Any, config: dict[str, Any]) -> bool:
+        """Whether the entrypoint's calls become events; fixed for a running container."""
+        known = self._captured.get(entrypoint)
+        if known is None:
+            known = self._captured[entrypoint] = self._decide_capture(container, entrypoint, config)
+        return known
+
+    def _decide_capture(self, container: Any, entrypoint: Any, config: dict[str, Any]) -> bool:
         settings = self.settings
         assert settings is not None
         if "auto_capture" in config and not config["auto_capture"]:
