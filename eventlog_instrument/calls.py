@@ -135,10 +135,6 @@ class OpenCalls:
     def __init__(self) -> None:
         self._open: deque[None] = deque()
 
-    @property
-    def count(self) -> int:
-        return len(self._open)
-
     def started(self) -> None:
         self._open.append(None)
 
