@@ -206,6 +206,35 @@ def tansu() -> Iterator[str]:
         stop_process(process, 5)
 
 
+class DemoPropagator:
+    """A propagator with its own header, standing in for b3 or X-Ray."""
+
+    fields = frozenset({"x-demo-trace"})
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = None) -> Any:
+        from opentelemetry import trace
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+        trace_id = int(carrier["x-demo-trace"], 16)
+        parent = SpanContext(trace_id, 0x1234, is_remote=True, trace_flags=TraceFlags(1))
+        return trace.set_span_in_context(NonRecordingSpan(parent), context)
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = None) -> None:
+        return None
+
+
+@pytest.fixture
+def demo_propagator() -> Iterator[DemoPropagator]:
+    """The global propagator is a :class:`DemoPropagator` for the test."""
+    from opentelemetry import propagate
+
+    default = propagate.get_global_textmap()
+    demo = DemoPropagator()
+    propagate.set_global_textmap(demo)
+    yield demo
+    propagate.set_global_textmap(default)
+
+
 @pytest.fixture
 def pipeline() -> Iterator[Callable[..., InMemoryEventExporter]]:
     """Instrument with given options and a memory exporter; uninstrument afterwards."""

@@ -93,22 +93,6 @@ def test_publishing_outside_any_call_adds_no_stack(tasks_system, pipeline):
     assert task_event["call_stack"] == [task_event["call_id"]]
 
 
-class _DemoPropagator:
-    """A propagator with its own header, standing in for b3 or X-Ray."""
-
-    fields = frozenset({"x-demo-trace"})
-
-    def extract(self, carrier, context=None, getter=None):
-        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-
-        trace_id = int(carrier["x-demo-trace"], 16)
-        parent = SpanContext(trace_id, 0x1234, is_remote=True, trace_flags=TraceFlags(1))
-        return trace.set_span_in_context(NonRecordingSpan(parent), context)
-
-    def inject(self, carrier, context=None, setter=None):
-        return None
-
-
 def _run_task_hooks(request_headers):
     from types import SimpleNamespace
 
@@ -121,16 +105,9 @@ def _run_task_hooks(request_headers):
     celery_hooks._task_postrun(task_id="t-1", state="SUCCESS")
 
 
-def test_any_configured_propagator_continues_the_trace(pipeline):
-    from opentelemetry import propagate
-
+def test_any_configured_propagator_continues_the_trace(pipeline, demo_propagator):
     memory = pipeline(service_name="tasks")
-    default = propagate.get_global_textmap()
-    propagate.set_global_textmap(_DemoPropagator())
-    try:
-        _run_task_hooks({"x-demo-trace": "4bf92f3577b34da6a3ce929d0e0e4736"})
-    finally:
-        propagate.set_global_textmap(default)
+    _run_task_hooks({"x-demo-trace": "4bf92f3577b34da6a3ce929d0e0e4736"})
     [event] = memory.wait_for(1)
     assert event["data"]["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
 

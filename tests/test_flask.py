@@ -132,3 +132,19 @@ def test_failure_before_the_url_is_matched_is_still_one_event_named_by_the_path(
     assert data["error_message"] == "session store down"
     assert "route" not in data
     assert trace.get_current_span() is trace.INVALID_SPAN, "the request's span stayed current"
+
+
+def test_the_configured_propagators_headers_continue_the_trace(pipeline, demo_propagator):
+    import flask
+
+    memory = pipeline(service_name="propagated")
+    app = flask.Flask("propagated")
+
+    @app.get("/orders/<int:order_id>")
+    def get_order(order_id):
+        return "ok"
+
+    response = app.test_client().get("/orders/1", headers={"X-Demo-Trace": TRACE_ID})
+    response.close()
+    [event] = memory.wait_for(1)
+    assert event["data"]["trace_id"] == TRACE_ID

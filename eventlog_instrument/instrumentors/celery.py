@@ -33,25 +33,27 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Set
 from typing import Any, ClassVar
 
 import wrapt
 from opentelemetry import context, propagate, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import current_call, new_call, open_calls
-from eventlog_instrument.instrumentors.base import BaseInstrumentor
+from eventlog_instrument.instrumentors.base import (
+    NEW_TRACE,
+    BaseInstrumentor,
+    propagated_context,
+)
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
 _logger = logging.getLogger(__name__)
 _DATA = c.ATTR_DATA_PREFIX
 _NESTED_HEADERS = "headers"
-_NO_PARENT = Context()
-"""A task that came without trace headers starts a trace of its own (extracting them
-costs several µs a task, so it is skipped when none of the propagators' fields came)."""
 
 
 class CeleryInstrumentor(BaseInstrumentor):
@@ -133,7 +135,8 @@ class CeleryInstrumentor(BaseInstrumentor):
             return
         try:
             request = task.request
-            carrier = _carrier(request)
+            fields = propagate.get_global_textmap().fields
+            carrier = _carrier(request, fields)
             stack = carrier.get(c.CALL_STACK_TASK_HEADER) or ()
             parent_stack = tuple(str(call_id) for call_id in stack) if isinstance(
                 stack, (list, tuple)
@@ -142,12 +145,9 @@ class CeleryInstrumentor(BaseInstrumentor):
             attributes = call.attributes()
             attributes[_DATA + "task_id"] = task_id
             attributes[_DATA + "retries"] = int(request.retries or 0)
-            parent = _NO_PARENT
-            if not carrier.keys().isdisjoint(propagate.get_global_textmap().fields):
-                parent = propagate.extract(carrier)
             span = self._tracer.start_span(
                 task.name,
-                context=parent,
+                context=propagated_context(carrier, fields, NEW_TRACE),
                 kind=SpanKind.CONSUMER,
                 attributes=attributes,
             )
@@ -214,13 +214,13 @@ class CeleryInstrumentor(BaseInstrumentor):
         return service_name
 
 
-def _carrier(request: Any) -> dict[str, Any]:
+def _carrier(request: Any, fields: Set[str]) -> dict[str, Any]:
     """The propagated headers of a task request, from either header level."""
     carrier: dict[str, Any] = {}
     nested = getattr(request, _NESTED_HEADERS, None)
     if isinstance(nested, dict):
         carrier.update(nested)
-    for key in (c.CALL_STACK_TASK_HEADER, *propagate.get_global_textmap().fields):
+    for key in (c.CALL_STACK_TASK_HEADER, *fields):
         value = getattr(request, key, None)
         if value is not None:
             carrier[key] = value

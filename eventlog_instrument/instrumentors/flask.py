@@ -21,9 +21,10 @@ that. A request that fails before it is matched gets its span (named by the path
 when Flask handles the error.
 
 Propagation: an incoming ``X-Call-Stack`` header (call ids, outermost first, comma
-separated) is continued, and so is a W3C ``traceparent``; a malformed one starts a
-fresh stack. The response carries the request's call id in ``X-Call-Id``. A streamed
-response ends its span when its last chunk has been sent.
+separated) is continued, and so is the trace (a W3C ``traceparent``, or the headers of
+the configured propagator); a malformed one starts a fresh stack. The response
+carries the request's call id in ``X-Call-Id``. A streamed response ends its span when
+its last chunk has been sent.
 
 ``EVENTLOG_FLASK_EXCLUDED_URLS`` (regular expressions searched in the path) names
 requests that get no span at all: health checks, say.
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Set
 from contextvars import ContextVar, Token
 from time import time_ns
 from typing import Any, ClassVar, cast
@@ -45,7 +46,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import new_call, open_calls, parse_call_stack
-from eventlog_instrument.instrumentors.base import BaseInstrumentor
+from eventlog_instrument.instrumentors.base import BaseInstrumentor, propagated_context
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
 _logger = logging.getLogger(__name__)
@@ -171,9 +172,8 @@ class FlaskInstrumentor(BaseInstrumentor):
             )
         if route is not None:
             attributes[_DATA + "route"] = route
-        parent = None
-        if "HTTP_TRACEPARENT" in environ:
-            parent = propagate.extract(_EnvironHeaders(environ))
+        fields = propagate.get_global_textmap().fields
+        parent = propagated_context(_propagation_headers(environ, fields), fields, None)
         span = self._tracer.start_span(
             f"{method} {route or entrypoint}",
             context=parent,
@@ -250,14 +250,15 @@ def _captured_headers(
     return tuple(captured)
 
 
-class _EnvironHeaders(dict[str, str]):
-    """The W3C propagator reads ``traceparent``/``tracestate``; WSGI has ``HTTP_*`` keys."""
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        super().__init__()
-        for key in ("HTTP_TRACEPARENT", "HTTP_TRACESTATE", "HTTP_BAGGAGE"):
-            if key in environ:
-                self[key[5:].lower()] = environ[key]
+def _propagation_headers(environ: dict[str, Any], fields: Set[str]) -> dict[str, str]:
+    """The request headers the propagator reads (``traceparent``, ``b3``, ...), by their
+    header names: WSGI has them as ``HTTP_*`` keys."""
+    headers = {}
+    for field in fields:
+        value = environ.get("HTTP_" + field.upper().replace("-", "_"))
+        if value is not None:
+            headers[field] = value
+    return headers
 
 
 class _EndsSpanOnClose:

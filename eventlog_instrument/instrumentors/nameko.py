@@ -46,17 +46,19 @@ import weakref
 from typing import Any, ClassVar
 
 from opentelemetry import context, propagate, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import CallIdentity, current_call, open_calls
-from eventlog_instrument.instrumentors.base import BaseInstrumentor
+from eventlog_instrument.instrumentors.base import (
+    NEW_TRACE,
+    BaseInstrumentor,
+    propagated_context,
+)
 
 _logger = logging.getLogger(__name__)
-_NO_PARENT = Context()
-"""A call that came without trace headers starts a trace of its own."""
 DISPATCHER_CONFIG_KEY = "EVENTLOG_DISPATCHER"
 CALL_ID_STACK_CONTEXT_KEY = "call_id_stack"
 """Nameko's context data key for the call stack (``nameko.call_id_stack`` on the wire)."""
@@ -157,12 +159,10 @@ class NamekoInstrumentor(BaseInstrumentor):
         attributes = call.attributes()
         if not self._captures(container, entrypoint, config):
             attributes[c.ATTR_AUTO_CAPTURE] = False
-        parent = _NO_PARENT
-        if not worker_ctx.data.keys().isdisjoint(propagate.get_global_textmap().fields):
-            parent = propagate.extract(worker_ctx.data)
+        fields = propagate.get_global_textmap().fields
         span = self._tracer.start_span(
             f"{call.service_name}.{call.entrypoint_name}",
-            context=parent,
+            context=propagated_context(worker_ctx.data, fields, NEW_TRACE),
             kind=SpanKind.SERVER,
             attributes=attributes,
         )
