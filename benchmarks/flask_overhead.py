@@ -8,7 +8,9 @@ what it gets: ours builds the envelope on its export thread as in production, th
 official one hands spans to the SDK's BatchSpanProcessor. The floor variant is the
 least a span-per-request design with our envelope can cost: one wrapper starts an SDK
 span with the same nine attributes (computed once, not per request) and ends it, and
-our pipeline builds and drops the envelope. Prints a Markdown table of medians.
+our pipeline builds and drops the envelope. The SDK-span variant is the same wrapper
+with no span processor at all: what the OpenTelemetry SDK costs by itself. Prints a
+Markdown table of medians.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ if variant == "ours":
             return []
 
     EventLogInstrumentor().instrument(exporters=[Discard()], service_name="bench")
+elif variant == "sdk-span":
+    from opentelemetry import context, trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind
+    from eventlog_instrument.calls import new_call
+
+    trace.set_tracer_provider(TracerProvider())
 elif variant == "floor":
     from opentelemetry import context, trace
     from opentelemetry.trace import SpanKind
@@ -45,10 +54,6 @@ elif variant == "floor":
     EventLogInstrumentor().instrument(
         exporters=[Discard()], service_name="bench", disabled_instrumentations="*"
     )
-    tracer = trace.get_tracer("floor")
-    attributes = new_call("bench", "Flask", "order", ()).attributes()
-    attributes.update({"eventlog.data.method": "GET", "eventlog.data.status_code": 200,
-                       "eventlog.data.route": "/orders/<int:order_id>"})
 elif variant == "official":
     from opentelemetry import trace
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
@@ -65,12 +70,17 @@ elif variant == "official":
     FlaskInstrumentor().instrument()
 
 app = flask.Flask("bench")
+if variant in ("sdk-span", "floor"):
+    tracer = trace.get_tracer("floor")
+    attributes = new_call("bench", "Flask", "order", ()).attributes()
+    attributes.update({"eventlog.data.method": "GET", "eventlog.data.status_code": 200,
+                       "eventlog.data.route": "/orders/<int:order_id>"})
 
 @app.get("/orders/<int:order_id>")
 def order(order_id):
     return "ok"
 
-if variant == "floor":
+if variant in ("sdk-span", "floor"):
     flask_wsgi_app = app.wsgi_app
 
     def span_only_wsgi_app(environ, start_response):
@@ -113,6 +123,7 @@ VARIANTS = {
     "bare": "bare Flask",
     "ours": "eventlog-instrument",
     "floor": "floor: one SDK span with the same attributes and our export, no hooks",
+    "sdk-span": "the floor's SDK span alone, no span processor",
     "official": "opentelemetry-instrumentation-flask + SDK batch processor",
 }
 
