@@ -60,7 +60,8 @@ def bench(session: nox.Session) -> None:
     """Benchmarks, comparisons side by side in one run; tables to benchmarks/results.md."""
     session.install(
         "-e", ".[test]",
-        "opentelemetry-instrumentation-flask==0.66b1", "opentelemetry-api==1.45.1",
+        "opentelemetry-instrumentation-flask==0.66b1",
+        "opentelemetry-instrumentation-celery==0.66b1", "opentelemetry-api==1.45.1",
         "opentelemetry-sdk==1.45.1",
     )
     tables = []

@@ -1,9 +1,12 @@
-"""Celery worker drain rate, bare vs instrumented (``amqp`` exporter), side by side in one run.
+"""Celery worker drain rate: bare, instrumented, and the official instrumentor, in one run.
 
 Each round publishes the same tasks to a fresh queue, then a worker (``--pool solo``, so
 the tasks run in order) drains it; the rate is measured inside the worker from the
-first task to the last. Rounds alternate bare and instrumented workers. Prints a
-Markdown table of medians.
+first task to the last. Every round runs each variant in turn: bare; this package with
+the ``amqp`` exporter; this package with exporter ``none`` (spans and hooks, no
+events), which separates the cost of the spans from that of publishing; and
+opentelemetry-instrumentation-celery with an SDK batch processor. Prints a Markdown
+table of medians.
 """
 
 from __future__ import annotations
@@ -24,15 +27,23 @@ sys.path.insert(0, str(HERE / "services"))
 from bench_tasks import noop  # noqa: E402
 
 
-def drain_rate(tasks: int, instrumented: bool, workdir: Path) -> float:
+VARIANTS = {
+    "bare": ("bare", {}),
+    "amqp": ("eventlog-instrument, `amqp` exporter", {"BENCH_INSTRUMENT": "eventlog"}),
+    "none": ("eventlog-instrument, exporter `none` (spans, no events)",
+             {"BENCH_INSTRUMENT": "eventlog", "EVENTLOG_EXPORTERS": "none"}),
+    "official": ("opentelemetry-instrumentation-celery + SDK batch processor",
+                 {"BENCH_INSTRUMENT": "official"}),
+}
+
+
+def drain_rate(tasks: int, variant_env: dict[str, str], workdir: Path) -> float:
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     marks = workdir / f"{queue}.marks"
     for number in range(tasks):
         noop.apply_async((number, tasks, str(marks)), queue=queue)
     env = {**os.environ, "PYTHONPATH": str(HERE / "services"), "EVENTLOG_EXPORTERS": "amqp",
-           "EVENTLOG_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672//"}
-    if instrumented:
-        env["BENCH_INSTRUMENT"] = "1"
+           "EVENTLOG_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672//", **variant_env}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bench_tasks", "worker", "--pool", "solo",
          "-Q", queue, "--without-heartbeat", "--without-gossip", "--without-mingle",
@@ -61,20 +72,19 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    rates: dict[str, list[float]] = {"bare": [], "instrumented": []}
+    rates: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(args.rounds):
-            rates["bare"].append(drain_rate(args.tasks, False, Path(workdir)))
-            rates["instrumented"].append(drain_rate(args.tasks, True, Path(workdir)))
+            for variant, (_, variant_env) in VARIANTS.items():
+                rates[variant].append(drain_rate(args.tasks, variant_env, Path(workdir)))
     bare = statistics.median(rates["bare"])
-    instrumented = statistics.median(rates["instrumented"])
     print(f"Celery worker drain rate (--pool solo), median of {args.rounds} rounds of "
           f"{args.tasks} tasks:\n")
     print("| worker | tasks/s | µs per task | vs bare |")
     print("|---|---|---|---|")
-    print(f"| bare | {bare:,.0f} | {1e6 / bare:,.0f} | 1.00 |")
-    print(f"| instrumented, `amqp` exporter | {instrumented:,.0f} | {1e6 / instrumented:,.0f} | "
-          f"{instrumented / bare:.2f} |")
+    for variant, (label, _) in VARIANTS.items():
+        rate = statistics.median(rates[variant])
+        print(f"| {label} | {rate:,.0f} | {1e6 / rate:,.0f} | {rate / bare:.2f} |")
 
 
 if __name__ == "__main__":

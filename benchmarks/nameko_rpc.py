@@ -1,8 +1,11 @@
-"""Nameko RPC round trip, bare vs instrumented (``amqp`` exporter), side by side in one run.
+"""Nameko RPC round trip, bare vs instrumented, side by side in one run.
 
-Two ``nameko run`` processes serve the same echo service, one bare and one under
-``EventLogInstrumentor``; one standalone proxy calls them in alternating rounds, so both
-see the same machine load. Prints the median round trip of each and the ratio.
+Three ``nameko run`` processes serve the same echo service: one bare, one under
+``EventLogInstrumentor`` with the ``amqp`` exporter, and one with exporter ``none``
+(spans and hooks, no events), which separates the cost of the spans from that of
+publishing an event per call to the same broker. One standalone proxy calls them in
+rounds whose order rotates, so all see the same machine load. Prints the median round
+trip of each and its ratio to bare.
 """
 
 from __future__ import annotations
@@ -25,14 +28,21 @@ AMQP_URI = "amqp://guest:guest@127.0.0.1:5672//"
 HERE = Path(__file__).parent
 
 
-def start(service: str, instrumented: bool, workdir: Path) -> subprocess.Popen[bytes]:
+VARIANTS = {
+    "bare": ("bare", None),
+    "instrumented": ("instrumented, `amqp` exporter", "amqp"),
+    "spans": ("instrumented, exporter `none` (spans, no events)", "none"),
+}
+
+
+def start(service: str, exporters: str | None, workdir: Path) -> subprocess.Popen[bytes]:
     config = workdir / f"{service}.json"
     config.write_text(json.dumps({"AMQP_URI": AMQP_URI}))
     env = {**os.environ, "PYTHONPATH": str(HERE / "services"), "BENCH_SERVICE": service,
-           "EVENTLOG_EXPORTERS": "amqp", "EVENTLOG_AMQP_URI": AMQP_URI,
-           "EVENTLOG_ENTRYPOINTS_TO_EXCLUDE": "stats"}
-    if instrumented:
+           "EVENTLOG_AMQP_URI": AMQP_URI, "EVENTLOG_ENTRYPOINTS_TO_EXCLUDE": "stats"}
+    if exporters is not None:
         env["BENCH_INSTRUMENT"] = "1"
+        env["EVENTLOG_EXPORTERS"] = exporters
     return subprocess.Popen(
         [sys.executable, "-m", "nameko", "run", "--config", str(config), "echo"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -59,10 +69,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     suffix = uuid.uuid4().hex[:6]
-    services = {"bare": f"bench_bare_{suffix}", "instrumented": f"bench_instr_{suffix}"}
+    services = {label: f"bench_{label}_{suffix}" for label in VARIANTS}
     with tempfile.TemporaryDirectory() as workdir:
         processes = [
-            start(name, label == "instrumented", Path(workdir)) for label, name in services.items()
+            start(name, VARIANTS[label][1], Path(workdir)) for label, name in services.items()
         ]
         try:
             for name in services.values():
@@ -74,8 +84,10 @@ def main() -> None:
                         getattr(proxy, name).echo(1)
                 for number in range(args.rounds):
                     order = list(services.items())
-                    if number % 2:
-                        order.reverse()  # neither service always runs right after the other
+                    shift = number % len(order)  # no service always runs right after another
+                    order = order[shift:] + order[:shift]
+                    if number // len(order) % 2:
+                        order.reverse()
                     for label, name in order:
                         method = getattr(proxy, name).echo
                         started = time.perf_counter()
@@ -87,12 +99,12 @@ def main() -> None:
                 process.terminate()
                 process.wait(20)
     bare = statistics.median(timings["bare"]) * 1e6
-    instrumented = statistics.median(timings["instrumented"]) * 1e6
     print(f"Nameko RPC round trip, median of {args.rounds} rounds of {args.calls} calls:\n")
     print("| service | µs per call | vs bare |")
     print("|---|---|---|")
-    print(f"| bare | {bare:,.0f} | 1.00 |")
-    print(f"| instrumented, `amqp` exporter | {instrumented:,.0f} | {instrumented / bare:.2f} |")
+    for label, (description, _) in VARIANTS.items():
+        median = statistics.median(timings[label]) * 1e6
+        print(f"| {description} | {median:,.0f} | {median / bare:.2f} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""Celery tasks for the drain-rate benchmark; instrumented when $BENCH_INSTRUMENT is set."""
+"""Celery tasks for the drain-rate benchmark.
+
+$BENCH_INSTRUMENT picks the instrumentation: unset, bare; ``eventlog``, this package;
+``official``, opentelemetry-instrumentation-celery with an SDK batch processor whose
+exporter drops what it gets.
+"""
 
 import os
 import time
@@ -9,10 +14,24 @@ app = Celery("bench_tasks", broker="amqp://guest:guest@127.0.0.1:5672//")
 app.conf.worker_hijack_root_logger = False
 app.conf.worker_prefetch_multiplier = 64
 
-if os.environ.get("BENCH_INSTRUMENT"):
+if os.environ.get("BENCH_INSTRUMENT") == "eventlog":
     from eventlog_instrument import EventLogInstrumentor
 
     EventLogInstrumentor().instrument()
+elif os.environ.get("BENCH_INSTRUMENT") == "official":
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans):
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    trace.set_tracer_provider(provider)
+    CeleryInstrumentor().instrument()
 
 
 @app.task(ignore_result=True)
