@@ -48,6 +48,7 @@ from eventlog_instrument.instrumentors.base import (
     NEW_TRACE,
     BaseInstrumentor,
     propagated_context,
+    propagation_fields,
 )
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
@@ -135,7 +136,7 @@ class CeleryInstrumentor(BaseInstrumentor):
             return
         try:
             request = task.request
-            fields = propagate.get_global_textmap().fields
+            fields = propagation_fields()
             carrier = _carrier(request, fields)
             stack = carrier.get(c.CALL_STACK_TASK_HEADER) or ()
             parent_stack = tuple(str(call_id) for call_id in stack) if isinstance(

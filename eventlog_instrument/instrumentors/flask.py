@@ -32,21 +32,26 @@ requests that get no span at all: health checks, say.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator, Set
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar, Token
 from time import time_ns
 from typing import Any, ClassVar, cast
 
-from opentelemetry import context, propagate, trace
+from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import new_call, open_calls, parse_call_stack
-from eventlog_instrument.instrumentors.base import BaseInstrumentor, propagated_context
+from eventlog_instrument.instrumentors.base import (
+    BaseInstrumentor,
+    propagated_context,
+    propagation_fields,
+)
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
 _logger = logging.getLogger(__name__)
@@ -172,7 +177,7 @@ class FlaskInstrumentor(BaseInstrumentor):
             )
         if route is not None:
             attributes[_DATA + "route"] = route
-        fields = propagate.get_global_textmap().fields
+        fields = propagation_fields()
         parent = propagated_context(_propagation_headers(environ, fields), fields, None)
         span = self._tracer.start_span(
             f"{method} {route or entrypoint}",
@@ -250,15 +255,20 @@ def _captured_headers(
     return tuple(captured)
 
 
-def _propagation_headers(environ: dict[str, Any], fields: Set[str]) -> dict[str, str]:
+def _propagation_headers(environ: dict[str, Any], fields: frozenset[str]) -> dict[str, str]:
     """The request headers the propagator reads (``traceparent``, ``b3``, ...), by their
     header names: WSGI has them as ``HTTP_*`` keys."""
     headers = {}
-    for field in fields:
-        value = environ.get("HTTP_" + field.upper().replace("-", "_"))
+    for field, key in _environ_keys(fields):
+        value = environ.get(key)
         if value is not None:
             headers[field] = value
     return headers
+
+
+@functools.lru_cache(maxsize=8)
+def _environ_keys(fields: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    return tuple((field, "HTTP_" + field.upper().replace("-", "_")) for field in fields)
 
 
 class _EndsSpanOnClose:

@@ -56,6 +56,7 @@ from eventlog_instrument.instrumentors.base import (
     NEW_TRACE,
     BaseInstrumentor,
     propagated_context,
+    propagation_fields,
 )
 
 _logger = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class NamekoInstrumentor(BaseInstrumentor):
         attributes = call.attributes()
         if not self._captures(container, entrypoint, config):
             attributes[c.ATTR_AUTO_CAPTURE] = False
-        fields = propagate.get_global_textmap().fields
+        fields = propagation_fields()
         span = self._tracer.start_span(
             f"{call.service_name}.{call.entrypoint_name}",
             context=propagated_context(worker_ctx.data, fields, NEW_TRACE),
