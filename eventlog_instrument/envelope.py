@@ -154,6 +154,22 @@ _last_second: tuple[int | None, str] = (None, "")
 """The last second formatted: events come in bursts from the same second."""
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 """Envelopes hold no cycles: attributes are flat, manual data was checked on dispatch."""
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_encode_chunks = (
+    _C_ENCODER(None, _JSON_ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
+               False, False, True)
+    if _C_ENCODER is not None
+    else None
+)
+"""``_JSON_ENCODER``'s C encoder, made once: ``encode()`` makes a new one per envelope,
+a fifth of the JSON's cost. ``None`` where the interpreter has no C accelerator."""
+
+
+def envelope_json(envelope: dict[str, Any]) -> str:
+    """The envelope as compact JSON, non-ASCII characters kept as they are."""
+    if _encode_chunks is None:
+        return _JSON_ENCODER.encode(envelope)
+    return "".join(_encode_chunks(envelope, 0))
 
 
 DEFAULT_MAX_VALUE_LENGTH = 4096
@@ -207,7 +223,7 @@ def build_event(
     envelope[c.TIMESTAMP] = format_timestamp(span.start_time, precision)
     envelope[c.EVENT_TYPE] = event_type
     envelope[c.DATA] = data
-    body = _JSON_ENCODER.encode(envelope).encode("utf-8")
+    body = envelope_json(envelope).encode("utf-8")
     return Event(
         service_name=service_name,
         call_id=call_stack[-1],

@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind
 from eventlog_instrument import dispatch_event
 from eventlog_instrument.calls import parse_call_stack
 from eventlog_instrument.constants import CALL_STACK_LIMIT
-from eventlog_instrument.envelope import TRUNCATED_KEY, SpanRecord, build_event
+from eventlog_instrument.envelope import TRUNCATED_KEY, SpanRecord, build_event, envelope_json
 from eventlog_instrument.events import encode_json_object
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
@@ -51,6 +51,12 @@ def normalised(value):
 @given(st.dictionaries(st.text(max_size=10), json_values, max_size=6))
 def test_json_data_round_trips_exactly(data):
     assert json.loads(encode_json_object("event_data", data)) == normalised(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=10), json_values, max_size=6))
+def test_envelope_json_is_exactly_the_stdlib_compact_json(envelope):
+    assert envelope_json(envelope) == json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
 @settings(max_examples=300, deadline=None)
