@@ -66,8 +66,8 @@ def bench(session: nox.Session) -> None:
     )
     tables = []
     for script in (
-        "flask_overhead.py", "nameko_rpc.py", "eventlet_drops.py", "celery_throughput.py",
-        "export_throughput.py", "envelope_cost.py", "startup.py",
+        "flask_overhead.py", "flask_instructions.py", "nameko_rpc.py", "eventlet_drops.py",
+        "celery_throughput.py", "export_throughput.py", "envelope_cost.py", "startup.py",
     ):
         tables.append(session.run(
             "python", f"benchmarks/{script}", silent=True, env={"PYTHONWARNINGS": "ignore"}

@@ -26,7 +26,6 @@ sys.path.insert(0, str(HERE / "services"))
 
 from bench_tasks import noop  # noqa: E402
 
-
 VARIANTS = {
     "bare": ("bare", {}),
     "amqp": ("eventlog-instrument, `amqp` exporter", {"BENCH_INSTRUMENT": "eventlog"}),

@@ -43,7 +43,7 @@ def main() -> None:
         sys.exit("flask_instructions.py needs valgrind (Debian package valgrind)")
     runs = [(variant, count) for variant in VARIANTS for count in (1, 1 + args.requests)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        totals = dict(zip(runs, pool.map(lambda run: instructions(*run), runs)))
+        totals = dict(zip(runs, pool.map(lambda run: instructions(*run), runs), strict=True))
     per_request = {
         variant: (totals[variant, 1 + args.requests] - totals[variant, 1]) / args.requests
         for variant in VARIANTS
