@@ -53,7 +53,7 @@ def run(instrumented: bool, rate: int, seconds: int, clients: int) -> tuple[int,
     share = rate * seconds // clients
     calls = share * clients
     with tempfile.TemporaryDirectory() as workdir:
-        process = start(service, instrumented, Path(workdir))
+        process = start(service, "amqp" if instrumented else None, Path(workdir))
         try:
             wait_consumed(f"rpc-{service}")
             fork = multiprocessing.get_context("fork")
