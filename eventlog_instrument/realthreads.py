@@ -61,12 +61,13 @@ class GilSlices:
     pausing after every few events starved it.
     """
 
-    __slots__ = ("_count", "_since", "_slice")
+    __slots__ = ("_count", "_shortest", "_since", "_slice")
 
-    def __init__(self) -> None:
+    def __init__(self, shortest: float = SHORTEST_GIL_SLICE) -> None:
         self._count = 0
         self._since = time.perf_counter()
-        self._slice = SHORTEST_GIL_SLICE
+        self._shortest = shortest
+        self._slice = shortest
 
     def tick(self) -> None:
         self._count += 1
@@ -77,7 +78,7 @@ class GilSlices:
             pause()
             self._since = time.perf_counter()
             waited = self._since - now
-            self._slice = min(LONGEST_GIL_SLICE, max(SHORTEST_GIL_SLICE, waited * GIL_SHARE))
+            self._slice = min(LONGEST_GIL_SLICE, max(self._shortest, waited * GIL_SHARE))
 
 
 class RealEvent:

@@ -33,6 +33,10 @@ from eventlog_instrument.settings import Settings, mask_secret, redact
 _logger = logging.getLogger(__name__)
 _TOPIC_FORBIDDEN = re.compile(r"[^A-Za-z0-9._-]")
 _TOPIC_MAX_LENGTH = 249
+_SHORTEST_GIL_SLICE = 0.001
+"""Each pause hands the GIL to kafka-python's own sender thread, which is export work
+too: with the default 0.1 ms slices the two export threads took turns so often that
+the exporter fell to 0.65-0.88 of a raw producer, against 0.94-1.19 with 1 ms."""
 
 
 class KafkaEventExporter(EventExporter):
@@ -76,7 +80,7 @@ class KafkaEventExporter(EventExporter):
         failure: Exception | None = None
         try:
             producer = self._open_producer()
-            slices = GilSlices()
+            slices = GilSlices(shortest=_SHORTEST_GIL_SLICE)
             for event in events:
                 slices.tick()
                 headers = [
