@@ -17,7 +17,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from flask_overhead import VARIANT_CODE, VARIANTS
+from flask_overhead import VARIANT_CODE, VARIANT_ENV, VARIANTS
 
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
@@ -27,7 +27,7 @@ def instructions(variant: str, requests: int) -> int:
     completed = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, "-c", VARIANT_CODE, variant, str(requests)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=VARIANT_ENV,
     )
     found = _COLLECTED.search(completed.stderr)
     if found is None:

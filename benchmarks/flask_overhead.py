@@ -16,23 +16,21 @@ Markdown table of medians.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 VARIANT_CODE = r'''
 import sys, time
 variant, requests = sys.argv[1], int(sys.argv[2])
 import flask
 if variant == "ours":
+    from discarding import DiscardEvents
     from eventlog_instrument import EventLogInstrumentor
-    from eventlog_instrument.exporters.base import EventExporter
 
-    class Discard(EventExporter):
-        def deliver(self, events, timeout):
-            return []
-
-    EventLogInstrumentor().instrument(exporters=[Discard()], service_name="bench")
+    EventLogInstrumentor().instrument(exporters=[DiscardEvents()], service_name="bench")
 elif variant == "sdk-span":
     from opentelemetry import context, trace
     from opentelemetry.sdk.trace import TracerProvider
@@ -43,30 +41,18 @@ elif variant == "sdk-span":
 elif variant == "floor":
     from opentelemetry import context, trace
     from opentelemetry.trace import SpanKind
+    from discarding import DiscardEvents
     from eventlog_instrument import EventLogInstrumentor
     from eventlog_instrument.calls import new_call
-    from eventlog_instrument.exporters.base import EventExporter
-
-    class Discard(EventExporter):
-        def deliver(self, events, timeout):
-            return []
 
     EventLogInstrumentor().instrument(
-        exporters=[Discard()], service_name="bench", disabled_instrumentations="*"
+        exporters=[DiscardEvents()], service_name="bench", disabled_instrumentations="*"
     )
 elif variant == "official":
-    from opentelemetry import trace
+    from discarding import install_official_pipeline
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-    class Discard(SpanExporter):
-        def export(self, spans):
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Discard()))
-    trace.set_tracer_provider(provider)
+    install_official_pipeline()
     FlaskInstrumentor().instrument()
 
 app = flask.Flask("bench")
@@ -119,6 +105,14 @@ for _ in range(requests):
 print((time.perf_counter() - started) / requests * 1e6)
 '''
 
+VARIANT_ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(Path(__file__).parent / "services"), os.environ.get("PYTHONPATH")])
+    ),
+}
+"""The variants' environment: ``discarding`` is importable."""
+
 VARIANTS = {
     "bare": "bare Flask",
     "ours": "eventlog-instrument",
@@ -138,7 +132,7 @@ def main() -> None:
         for variant in VARIANTS:
             output = subprocess.run(
                 [sys.executable, "-c", VARIANT_CODE, variant, str(args.requests)],
-                capture_output=True, text=True, check=True,
+                capture_output=True, text=True, check=True, env=VARIANT_ENV,
             ).stdout
             timings[variant].append(float(output.strip().splitlines()[-1]))
     bare = statistics.median(timings["bare"])

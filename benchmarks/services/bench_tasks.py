@@ -19,18 +19,10 @@ if os.environ.get("BENCH_INSTRUMENT") == "eventlog":
 
     EventLogInstrumentor().instrument()
 elif os.environ.get("BENCH_INSTRUMENT") == "official":
-    from opentelemetry import trace
+    from discarding import install_official_pipeline
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-    class Discard(SpanExporter):
-        def export(self, spans):
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Discard()))
-    trace.set_tracer_provider(provider)
+    install_official_pipeline()
     CeleryInstrumentor().instrument()
 
 
