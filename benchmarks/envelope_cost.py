@@ -11,24 +11,22 @@ queue; it reports the peak RSS above the process's RSS before the burst.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 BURST = r'''
 import resource, sys, time
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from discarding import DiscardEvents
 from eventlog_instrument import EventLogInstrumentor
 from eventlog_instrument.calls import new_call
-from eventlog_instrument.exporters.base import EventExporter
 
-class Discard(EventExporter):
-    def deliver(self, events, timeout):
-        return []
-
-EventLogInstrumentor().instrument(exporters=[Discard()], service_name="bench")
+EventLogInstrumentor().instrument(exporters=[DiscardEvents()], service_name="bench")
 tracer = trace.get_tracer("bench")
 def rss_kib():
     with open("/proc/self/status") as status:
@@ -85,8 +83,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     record_us, build_us = envelope_cost(args.events, args.repeats)
-    output = subprocess.run([sys.executable, "-c", BURST, str(args.burst)], capture_output=True,
-                            text=True, check=True).stdout.split()
+    output = subprocess.run(
+        [sys.executable, "-c", BURST, str(args.burst)], capture_output=True, text=True,
+        check=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent / "services")},
+    ).stdout.split()
     burst_seconds, peak_mib = float(output[0]), float(output[1])
     exported, dropped = output[2], output[3]
     print(f"Span to envelope, median of {args.repeats} runs of {args.events} call spans:\n")
