@@ -104,6 +104,19 @@ def _regexes(value: str) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(pattern) for pattern in _names(value))
 
 
+DEFAULT_SCRUB_DENYLIST = (
+    "auth", "cookie", "token", "password", "passwd", "secret", "api-key", "api_key", "apikey",
+    "session", "csrf",
+)
+"""Name fragments that are always scrubbed: ``auth`` covers ``Authorization`` and ``X-Auth``."""
+
+
+def _denylist(value: str) -> tuple[str, ...]:
+    """The built-in fragments plus the given ones: a setting can add, never silently drop."""
+    extra = tuple(name.lower() for name in _names(value))
+    return tuple(dict.fromkeys((*DEFAULT_SCRUB_DENYLIST, *extra)))
+
+
 def _topic_template(value: str) -> str:
     value = _non_empty(value)
     value.format(service_name="s", event_type="e")
@@ -149,9 +162,24 @@ SETTINGS: tuple[Setting, ...] = (
         "Request headers put in an event's data (Flask), scrubbed by EVENTLOG_SCRUB_DENYLIST.",
     ),
     Setting(
-        "scrub_denylist", _names, "a comma list of name fragments",
-        "authorization,cookie,token,password,passwd,secret,api-key,api_key,apikey,session,csrf",
-        "Captured headers whose lower-cased name contains one of these are exported as ***.",
+        "scrub_denylist", _denylist, "a comma list of name fragments", "",
+        "Name fragments added to the built-in ones (" + ",".join(DEFAULT_SCRUB_DENYLIST)
+        + "): a captured header whose lower-cased name contains one is exported as ***.",
+    ),
+    Setting(
+        "scrub_patterns", _regexes, "a comma list of regular expressions", "",
+        "Patterns added to the built-in ones (URI credentials, Bearer/Basic tokens, card "
+        "numbers): every match in captured free text (error messages) is exported as ***.",
+    ),
+    Setting(
+        "call_id_response_header", _boolean, "true or false", "true",
+        "Answer every instrumented HTTP request with its call id in the X-Call-Id header.",
+    ),
+    Setting(
+        "max_event_bytes", _positive_int, "a positive whole number of bytes", "1000000",
+        "Largest event body (UTF-8 JSON): fits Kafka's default 1 MiB request and RabbitMQ's "
+        "message size. A larger manual event is a ValueError at the call; an auto-captured "
+        "one has its largest values cut (named in data._truncated).",
     ),
     Setting(
         "timestamp_precision", _choice(*TIMESTAMP_PRECISIONS), ", ".join(TIMESTAMP_PRECISIONS),
@@ -260,6 +288,9 @@ class Settings:
     flask_excluded_urls: tuple[re.Pattern[str], ...]
     capture_request_headers: tuple[str, ...]
     scrub_denylist: tuple[str, ...]
+    scrub_patterns: tuple[re.Pattern[str], ...]
+    call_id_response_header: bool
+    max_event_bytes: int
     timestamp_precision: str
     amqp_uri: str
     amqp_timeout: float
