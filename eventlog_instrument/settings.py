@@ -14,14 +14,19 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from eventlog_instrument import setting_parsers as p
 from eventlog_instrument.constants import DEFAULT_EVENT_TYPE
+from eventlog_instrument.masking import mask_secret as mask_secret
+from eventlog_instrument.masking import mask_uri as mask_uri
+from eventlog_instrument.masking import redact as redact
 
 TIMESTAMP_PRECISIONS = ("seconds", "milliseconds", "microseconds")
 KAFKA_PARTITION_KEYS = ("outermost_call_id", "call_id", "service_name", "none")
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 DEFAULT_SERVICE_NAME = "unknown_service"
+_MILLIS = "a positive whole number of milliseconds, at most 3600000"
+_FILE = "a readable file's path, or empty"
 
 
 class SettingsError(ValueError):
@@ -54,56 +59,6 @@ class Setting:
         return "EVENTLOG_" + self.name.upper()
 
 
-def _text(value: str) -> str:
-    return value
-
-
-def _non_empty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("empty")
-    return value.strip()
-
-
-def _names(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number <= 0:
-        raise ValueError("not positive")
-    return number
-
-
-def _positive_seconds(value: str) -> float:
-    number = float(value)
-    if not number > 0 or number == float("inf"):
-        raise ValueError("not a positive finite number")
-    return number
-
-
-def _boolean(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("true", "1", "yes", "on"):
-        return True
-    if lowered in ("false", "0", "no", "off", ""):
-        return False
-    raise ValueError("not a boolean")
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(value: str) -> str:
-        if value.strip() not in choices:
-            raise ValueError("not a choice")
-        return value.strip()
-
-    return parse
-
-
-def _regexes(value: str) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(pattern) for pattern in _names(value))
-
-
 DEFAULT_SCRUB_DENYLIST = (
     "auth", "cookie", "token", "password", "passwd", "secret", "api-key", "api_key", "apikey",
     "session", "csrf",
@@ -113,52 +68,49 @@ DEFAULT_SCRUB_DENYLIST = (
 
 def _denylist(value: str) -> tuple[str, ...]:
     """The built-in fragments plus the given ones: a setting can add, never silently drop."""
-    extra = tuple(name.lower() for name in _names(value))
+    extra = tuple(name.lower() for name in p.names(value))
     return tuple(dict.fromkeys((*DEFAULT_SCRUB_DENYLIST, *extra)))
-
-
-def _topic_template(value: str) -> str:
-    value = _non_empty(value)
-    value.format(service_name="s", event_type="e")
-    return value
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "service_name", str.strip, "a name", "",
+        "service_name", p.service_name,
+        "a name of at most 248 bytes without control characters", "",
         "Service name for events outside a framework that names its own service "
         "(Nameko always uses its service's name). Falls back to OTEL_SERVICE_NAME, then "
         f"service.name in OTEL_RESOURCE_ATTRIBUTES, then '{DEFAULT_SERVICE_NAME}'.",
         otel_env="OTEL_SERVICE_NAME",
     ),
     Setting(
-        "exporters", _names, "a comma list of exporter names", "console",
+        "exporters", p.non_empty_names,
+        "a comma list of exporter names (none for no exporter)", "console",
         "Exporters that publish events: console, amqp, kafka, memory, none, or any "
         "exporter registered under the eventlog_instrument.exporters entry-point group.",
     ),
     Setting(
-        "disabled_instrumentations", _names, "a comma list of instrumentor names, or *", "",
+        "disabled_instrumentations", p.names, "a comma list of instrumentor names, or *", "",
         "Instrumentors not to enable (nameko, flask, celery, ...); * disables all.",
     ),
     Setting(
-        "event_type", _non_empty, "a non-empty name", DEFAULT_EVENT_TYPE,
+        "event_type", p.routing_key,
+        "a name of 1 to 255 bytes without control characters", DEFAULT_EVENT_TYPE,
         "Nameko event type that carries every envelope: the AMQP routing key.",
     ),
     Setting(
-        "entrypoints_to_exclude", _names, "a comma list of entrypoint names", "",
+        "entrypoints_to_exclude", p.names, "a comma list of entrypoint names", "",
         "Entrypoint (method, endpoint or task) names that produce no entrypoint_fired event.",
     ),
     Setting(
-        "nameko_entrypoint_types", _names, "a comma list of Nameko entrypoint class names", "",
+        "nameko_entrypoint_types", p.names, "a comma list of Nameko entrypoint class names", "",
         "Nameko entrypoint types to capture (Rpc, HttpRequestHandler, EventHandler, Timer, "
         "Consumer, ...); all when empty.",
     ),
     Setting(
-        "flask_excluded_urls", _regexes, "a comma list of regular expressions", "",
+        "flask_excluded_urls", p.regexes, "a comma list of regular expressions", "",
         "Flask request paths that get no span and no event (re.search), e.g. ^/health$.",
     ),
     Setting(
-        "capture_request_headers", _names, "a comma list of header names", "",
+        "capture_request_headers", p.names, "a comma list of header names", "",
         "Request headers put in an event's data (Flask), scrubbed by EVENTLOG_SCRUB_DENYLIST.",
     ),
     Setting(
@@ -167,108 +119,116 @@ SETTINGS: tuple[Setting, ...] = (
         + "): a captured header whose lower-cased name contains one is exported as ***.",
     ),
     Setting(
-        "scrub_patterns", _regexes, "a comma list of regular expressions", "",
+        "scrub_patterns", p.regexes, "a comma list of regular expressions", "",
         "Patterns added to the built-in ones (URI credentials, Bearer/Basic tokens, card "
         "numbers): every match in captured free text (error messages) is exported as ***.",
     ),
     Setting(
-        "call_id_response_header", _boolean, "true or false", "true",
+        "call_id_response_header", p.boolean, "true or false", "true",
         "Answer every instrumented HTTP request with its call id in the X-Call-Id header.",
     ),
     Setting(
-        "max_event_bytes", _positive_int, "a positive whole number of bytes", "1000000",
+        "max_event_bytes", p.positive_int, "a positive whole number of bytes", "1000000",
         "Largest event body (UTF-8 JSON): fits Kafka's default 1 MiB request and RabbitMQ's "
         "message size. A larger manual event is a ValueError at the call; an auto-captured "
         "one has its largest values cut (named in data._truncated).",
     ),
     Setting(
-        "timestamp_precision", _choice(*TIMESTAMP_PRECISIONS), ", ".join(TIMESTAMP_PRECISIONS),
+        "timestamp_precision", p.choice(*TIMESTAMP_PRECISIONS), ", ".join(TIMESTAMP_PRECISIONS),
         "seconds", "Precision of the envelope's timestamp (truncated, never rounded up).",
     ),
     Setting(
-        "amqp_uri", _non_empty, "an amqp:// or amqps:// URI", "amqp://guest:guest@localhost:5672//",
+        "amqp_uri", p.amqp_uri,
+        "an amqp:// or amqps:// URI with a host, or several separated by ;",
+        "amqp://guest:guest@localhost:5672//",
         "RabbitMQ URI of the amqp exporter.", secret=True,
     ),
     Setting(
-        "amqp_timeout", _positive_seconds, "a positive number of seconds", "5",
+        "amqp_timeout", p.positive_seconds, "a positive number of seconds, at most 3600", "5",
         "Connect, read and write timeout of the amqp exporter, in seconds.",
     ),
     Setting(
-        "amqp_ssl_ca", _text, "a file path", "",
+        "amqp_ssl_ca", p.existing_file, _FILE, "",
         "CA certificates (PEM) to verify RabbitMQ with; TLS is on for amqps:// or any "
         "EVENTLOG_AMQP_SSL_* setting.",
     ),
-    Setting("amqp_ssl_cert", _text, "a file path", "", "Client certificate (PEM) for RabbitMQ."),
-    Setting("amqp_ssl_key", _text, "a file path", "", "Client private key (PEM) for RabbitMQ."),
+    Setting("amqp_ssl_cert", p.existing_file, _FILE, "", "Client certificate (PEM) for RabbitMQ."),
+    Setting("amqp_ssl_key", p.existing_file, _FILE, "", "Client private key (PEM) for RabbitMQ."),
     Setting(
-        "kafka_bootstrap_servers", _names, "a comma list of host:port", "localhost:9092",
+        "kafka_bootstrap_servers", p.host_ports,
+        "a non-empty comma list of host:port", "localhost:9092",
         "Kafka bootstrap servers of the kafka exporter.", secret=True,
     ),
     Setting(
-        "kafka_topic", _topic_template, "a topic template using {service_name} and {event_type}",
+        "kafka_topic", p.topic_template, "a topic template using {service_name} and {event_type}",
         "{service_name}.events",
         "Topic template of the kafka exporter; {event_type} is the envelope's event type.",
     ),
     Setting(
-        "kafka_topic_prefix", _text, "any text", "", "Text put before every Kafka topic name.",
+        "kafka_topic_prefix", p.topic_affix, "text under 249 characters", "",
+        "Text put before every Kafka topic name.",
     ),
     Setting(
-        "kafka_topic_suffix", _text, "any text", "", "Text put after every Kafka topic name.",
+        "kafka_topic_suffix", p.topic_affix, "text under 249 characters", "",
+        "Text put after every Kafka topic name.",
     ),
     Setting(
-        "kafka_partition_key", _choice(*KAFKA_PARTITION_KEYS), ", ".join(KAFKA_PARTITION_KEYS),
+        "kafka_partition_key", p.choice(*KAFKA_PARTITION_KEYS), ", ".join(KAFKA_PARTITION_KEYS),
         "outermost_call_id",
         "Kafka message key: the outermost call id keeps one call chain in one partition.",
     ),
     Setting(
-        "kafka_max_block_ms", _positive_int, "a positive whole number of milliseconds", "5000",
+        "kafka_max_block_ms", p.positive_millis, _MILLIS, "5000",
         "Longest time a Kafka send may block the export thread.",
     ),
     Setting(
-        "kafka_security_protocol", _choice(*KAFKA_SECURITY_PROTOCOLS),
+        "kafka_security_protocol", p.choice(*KAFKA_SECURITY_PROTOCOLS),
         ", ".join(KAFKA_SECURITY_PROTOCOLS), "PLAINTEXT", "Kafka security protocol.",
     ),
-    Setting("kafka_ssl_cafile", _text, "a file path", "", "CA certificates (PEM) for Kafka."),
-    Setting("kafka_ssl_certfile", _text, "a file path", "", "Client certificate (PEM) for Kafka."),
-    Setting("kafka_ssl_keyfile", _text, "a file path", "", "Client private key (PEM) for Kafka."),
+    Setting("kafka_ssl_cafile", p.existing_file, _FILE, "", "CA certificates (PEM) for Kafka."),
     Setting(
-        "kafka_sasl_mechanism", _text, "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or empty", "",
+        "kafka_ssl_certfile", p.existing_file, _FILE, "", "Client certificate (PEM) for Kafka.",
+    ),
+    Setting("kafka_ssl_keyfile", p.existing_file, _FILE, "", "Client private key (PEM) for Kafka."),
+    Setting(
+        "kafka_sasl_mechanism", p.optional_choice(*p.KAFKA_SASL_MECHANISMS),
+        ", ".join(p.KAFKA_SASL_MECHANISMS) + " or empty", "",
         "Kafka SASL mechanism (with SASL_PLAINTEXT or SASL_SSL).",
     ),
-    Setting("kafka_sasl_username", _text, "a user name", "", "Kafka SASL user name."),
+    Setting("kafka_sasl_username", p.text, "a user name", "", "Kafka SASL user name."),
     Setting(
-        "kafka_sasl_password", _text, "a password", "", "Kafka SASL password.", password=True,
+        "kafka_sasl_password", p.text, "a password", "", "Kafka SASL password.", password=True,
     ),
     Setting(
-        "max_value_length", _positive_int, "a positive whole number of characters", "4096",
+        "max_value_length", p.positive_int, "a positive whole number of characters", "4096",
         "Longest text of an auto-captured attribute or data value; longer ones are cut and "
         "named in data._truncated.",
     ),
     Setting(
-        "bsp_max_queue_size", _positive_int, "a positive whole number", "16384",
+        "bsp_max_queue_size", p.positive_int, "a positive whole number", "16384",
         "Events buffered per exporter before new ones are dropped (and counted).",
         otel_env="OTEL_BSP_MAX_QUEUE_SIZE",
     ),
     Setting(
-        "bsp_max_export_batch_size", _positive_int, "a positive whole number", "512",
+        "bsp_max_export_batch_size", p.positive_int, "a positive whole number", "512",
         "Most events published in one batch.", otel_env="OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
     ),
     Setting(
-        "bsp_schedule_delay", _positive_int, "a positive whole number of milliseconds", "500",
+        "bsp_schedule_delay", p.positive_millis, _MILLIS, "500",
         "Longest time an event waits in the buffer before its batch is published.",
         otel_env="OTEL_BSP_SCHEDULE_DELAY",
     ),
     Setting(
-        "bsp_export_timeout", _positive_int, "a positive whole number of milliseconds", "10000",
+        "bsp_export_timeout", p.positive_millis, _MILLIS, "10000",
         "Longest time one publish attempt of a batch may take before it is retried.",
         otel_env="OTEL_BSP_EXPORT_TIMEOUT",
     ),
     Setting(
-        "shutdown_timeout", _positive_int, "a positive whole number of milliseconds", "5000",
+        "shutdown_timeout", p.positive_millis, _MILLIS, "5000",
         "Longest time pending events are flushed for at exit.",
     ),
     Setting(
-        "sdk_disabled", _boolean, "true or false", "false",
+        "sdk_disabled", p.boolean, "true or false", "false",
         "Turns the whole package off.", otel_env="OTEL_SDK_DISABLED",
     ),
 )
@@ -346,30 +306,58 @@ def load_settings(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:
-        if setting.name in options and not isinstance(options[setting.name], str):
-            values[setting.name] = options[setting.name]
+        option = options.get(setting.name)
+        if setting.name in options and not isinstance(option, str) and (
+            _as_text(option) is None
+        ):
+            values[setting.name] = option
             sources[setting.name] = "option"
             continue
         raw, source = _raw_value(setting, environ, options)
-        try:
-            values[setting.name] = setting.parse(raw)
-        except (ValueError, KeyError, IndexError, re.error) as error:
-            shown = "***" if setting.password else mask_secret(raw) if setting.secret else raw
-            origin = setting.name if source == "option" else source
-            raise SettingsError(
-                f"{origin}={shown!r} is invalid: expected {setting.accepted}"
-            ) from error
+        values[setting.name] = _parse(setting, raw, setting.name if source == "option" else source)
         sources[setting.name] = source
     if not values["service_name"]:
-        values["service_name"] = _service_name_from_resource(environ)
+        resource_name = _service_name_from_resource(environ)
+        values["service_name"] = _parse(
+            SETTINGS_BY_NAME["service_name"], resource_name, "OTEL_RESOURCE_ATTRIBUTES service.name"
+        ) or DEFAULT_SERVICE_NAME
     return Settings(values, sources)
+
+
+_SHOWN_LENGTH = 200
+"""Most characters of a bad value quoted in its error."""
+
+
+def _parse(setting: Setting, raw: str, origin: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except (ValueError, KeyError, IndexError, re.error) as error:
+        shown = "***" if setting.password else mask_secret(raw) if setting.secret else raw
+        if len(shown) > _SHOWN_LENGTH:
+            shown = shown[:_SHOWN_LENGTH] + "..."
+        raise SettingsError(
+            f"{origin}={shown!r} is invalid: expected {setting.accepted}"
+        ) from error
+
+
+def _as_text(value: Any) -> str | None:
+    """An option given as a number, a boolean or a list of texts, as its variable's text;
+    ``None`` for anything else (compiled patterns, say), which is taken as it is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    return None
 
 
 def _raw_value(
     setting: Setting, environ: Mapping[str, str], options: Mapping[str, Any]
 ) -> tuple[str, str]:
     if setting.name in options:
-        return options[setting.name], "option"
+        option = options[setting.name]
+        return option if isinstance(option, str) else _as_text(option) or "", "option"
     if setting.env in environ:
         return environ[setting.env], setting.env
     if setting.otel_env and setting.otel_env in environ:
@@ -383,37 +371,6 @@ def _service_name_from_resource(environ: Mapping[str, str]) -> str:
         if key.strip() == "service.name" and value.strip():
             return value.strip()
     return DEFAULT_SERVICE_NAME
-
-
-def mask_uri(uri: str) -> str:
-    """Hide the password of a URI: ``amqp://user:***@host/``; other text is returned as is."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "***"
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-
-
-def redact(text: str, *uris: str) -> str:
-    """``text`` (an error message, say) with the password of each of ``uris`` masked."""
-    for uri in uris:
-        try:
-            password = urlsplit(uri).password
-        except ValueError:
-            continue
-        if password:
-            text = text.replace(password, "***")
-    return text
-
-
-def mask_secret(value: Any) -> str:
-    """Mask every URI in a setting's value (a text or a sequence of texts)."""
-    if isinstance(value, (tuple, list)):
-        return ",".join(mask_uri(str(item)) for item in value)
-    return mask_uri(str(value))
 
 
 def display_value(name: str, settings: Settings) -> str:

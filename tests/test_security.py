@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import flask
 
 from eventlog_instrument import dispatch_event
@@ -11,14 +13,22 @@ from eventlog_instrument.settings import display_value, load_settings
 from tests.conftest import free_port, wait_until
 
 
+def pem_files(folder: Path, *names: str) -> list[str]:
+    """Files that exist (the settings check TLS paths at start-up); their content is not read."""
+    for name in names:
+        (folder / name).write_text("not read by these tests\n")
+    return [str(folder / name) for name in names]
+
+
 def test_amqps_uri_and_tls_files_reach_kombu_and_a_plain_port_fails_the_handshake(
-    rabbitmq, service_name, pipeline, caplog
+    rabbitmq, service_name, pipeline, caplog, tmp_path
 ):
     exporter = AmqpEventExporter(load_settings({}, amqp_uri="amqps://guest:hunter2@127.0.0.1:5672//", amqp_timeout=1))
     assert exporter.ssl_options() is True
-    with_files = AmqpEventExporter(load_settings({}, amqp_ssl_ca="/ca.pem", amqp_ssl_cert="/c.pem", amqp_ssl_key="/k.pem"))
+    ca, cert, key = pem_files(tmp_path, "ca.pem", "c.pem", "k.pem")
+    with_files = AmqpEventExporter(load_settings({}, amqp_ssl_ca=ca, amqp_ssl_cert=cert, amqp_ssl_key=key))
     assert with_files.ssl_options() == {
-        "ca_certs": "/ca.pem", "certfile": "/c.pem", "keyfile": "/k.pem", "cert_reqs": 2,
+        "ca_certs": ca, "certfile": cert, "keyfile": key, "cert_reqs": 2,
     }
     pipeline(extra_exporters=[exporter], service_name=service_name, shutdown_timeout=300)
     dispatch_event("tls")
@@ -27,16 +37,17 @@ def test_amqps_uri_and_tls_files_reach_kombu_and_a_plain_port_fails_the_handshak
     assert "hunter2" not in caplog.text and "guest:***@127.0.0.1" in caplog.text
 
 
-def test_kafka_ssl_and_sasl_settings_pass_through_and_the_password_is_masked():
+def test_kafka_ssl_and_sasl_settings_pass_through_and_the_password_is_masked(tmp_path):
+    [ca] = pem_files(tmp_path, "ca.pem")
     settings = load_settings(
         {}, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}", kafka_security_protocol="SASL_SSL",
-        kafka_ssl_cafile="/ca.pem", kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_ssl_cafile=ca, kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_sasl_username="app", kafka_sasl_password="hunter2",
     )
     config = KafkaEventExporter(settings).producer_config()
     assert {k: config[k] for k in ("security_protocol", "ssl_cafile", "sasl_mechanism",
                                    "sasl_plain_username", "sasl_plain_password")} == {
-        "security_protocol": "SASL_SSL", "ssl_cafile": "/ca.pem", "sasl_mechanism": "SCRAM-SHA-512",
+        "security_protocol": "SASL_SSL", "ssl_cafile": ca, "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "app", "sasl_plain_password": "hunter2",
     }
     assert display_value("kafka_sasl_password", settings) == "***"

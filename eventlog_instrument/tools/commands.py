@@ -340,8 +340,8 @@ def _where(broker: str, settings: Settings) -> str:
 def _amqp_connection(settings: Settings) -> Any:
     import kombu
 
-    connection = kombu.Connection(settings.amqp_uri, connect_timeout=settings.amqp_timeout)
     try:
+        connection = kombu.Connection(settings.amqp_uri, connect_timeout=settings.amqp_timeout)
         connection.connect()
     except Exception as error:
         raise ToolError(

@@ -59,6 +59,11 @@ def amqp_events(
                     connection.drain_events(timeout=POLL_SECONDS)
                 while received:
                     yield received.pop(0)
+        except KeyboardInterrupt:
+            # Ctrl-C can land in the middle of reading a frame: a polite close would then
+            # wait forever for the broker's reply. The broker drops the exclusive queue.
+            connection.collect()
+            raise
         finally:
             connection.release()
 
