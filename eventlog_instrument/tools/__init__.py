@@ -20,8 +20,14 @@ import sys
 from collections.abc import Sequence
 
 from eventlog_instrument.settings import SETTINGS_BY_NAME, Settings, SettingsError, load_settings
+from eventlog_instrument.tools import check, inspect_queue, publish, replay, tail, tree
+from eventlog_instrument.tools.command import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PROG,
+    ToolError,
+)
 
-PROG = "eventlog"
 CONNECTION_SETTINGS = (
     "amqp_uri",
     "amqp_timeout",
@@ -35,29 +41,18 @@ CONNECTION_SETTINGS = (
 )
 FLAG_OVERRIDES = {"event_type": "--routing-key"}
 """``--event-type`` filters events by their type; the AMQP routing key needs another flag."""
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_INTERRUPTED = 130
-
-
-class ToolError(Exception):
-    """A one-line failure of a subcommand, with its exit status."""
-
-    def __init__(self, message: str, status: int = EXIT_UNREACHABLE) -> None:
-        super().__init__(message)
-        self.status = status
+COMMANDS = (tail.COMMAND, tree.COMMAND, publish.COMMAND, inspect_queue.COMMAND,
+            replay.COMMAND, check.COMMAND)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eventlog_instrument.tools import commands
-
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Watch, explain and replay the event log.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in commands.COMMANDS:
+    for command in COMMANDS:
         subparser = subparsers.add_parser(
             command.name,
             help=command.help,
