@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from eventlog_instrument import setting_parsers as p
 from eventlog_instrument.constants import DEFAULT_EVENT_TYPE
@@ -29,34 +28,69 @@ _MILLIS = "a positive whole number of milliseconds, at most 3600000"
 _FILE = "a readable file's path, or empty"
 
 
+T = TypeVar("T")
+
+
 class SettingsError(ValueError):
     """A setting has a value that is not accepted."""
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One row of the settings table."""
+class Setting(Generic[T]):
+    """One row of the settings table, declared once as an attribute of :class:`Settings`.
+
+    On a :class:`Settings` object the attribute is the parsed value, typed by ``parse``;
+    on the class it is this row.
+    """
 
     name: str
     """Attribute name on :class:`Settings` and keyword of ``instrument(**options)``."""
-    parse: Callable[[str], Any]
-    """Turns the text of the variable into the value; raises ``ValueError`` when bad."""
-    accepted: str
-    """What values are accepted, quoted in the error for a bad one."""
-    default: str
-    """Default, as the text an environment variable would hold."""
-    help: str
-    """One line for ``--help``, ``--info`` and the README."""
-    otel_env: str | None = None
-    """Standard OpenTelemetry variable used when the ``EVENTLOG_`` one is not set."""
-    secret: bool = False
-    """The value may hold credentials in URIs: their passwords are masked wherever shown."""
-    password: bool = False
-    """The whole value is a credential: it is shown as ``***``."""
+
+    def __init__(
+        self,
+        *,
+        parse: Callable[[str], T],
+        accepted: str,
+        default: str,
+        help: str,
+        otel_env: str | None = None,
+        secret: bool = False,
+        password: bool = False,
+    ) -> None:
+        self.parse = parse
+        """Turns the text of the variable into the value; raises ``ValueError`` when bad."""
+        self.accepted = accepted
+        """What values are accepted, quoted in the error for a bad one."""
+        self.default = default
+        """Default, as the text an environment variable would hold."""
+        self.help = help
+        """One line for ``--help``, ``--info`` and the README."""
+        self.otel_env = otel_env
+        """Standard OpenTelemetry variable used when the ``EVENTLOG_`` one is not set."""
+        self.secret = secret
+        """The value may hold credentials in URIs: their passwords are masked wherever shown."""
+        self.password = password
+        """The whole value is a credential: it is shown as ``***``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, settings: None, owner: type) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, settings: Settings, owner: type) -> T: ...
+
+    def __get__(self, settings: Settings | None, owner: type) -> Setting[T] | T:
+        if settings is None:
+            return self
+        return settings._values[self.name]  # type: ignore[no-any-return]
 
     @property
     def env(self) -> str:
         return "EVENTLOG_" + self.name.upper()
+
+    def __repr__(self) -> str:
+        return f"Setting({self.env})"
 
 
 DEFAULT_SCRUB_DENYLIST = (
@@ -72,220 +106,312 @@ def _denylist(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*DEFAULT_SCRUB_DENYLIST, *extra)))
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "service_name", p.service_name,
-        "a name of at most 248 bytes without control characters", "",
-        "Service name for events outside a framework that names its own service "
-        "(Nameko always uses its service's name). Falls back to OTEL_SERVICE_NAME, then "
-        f"service.name in OTEL_RESOURCE_ATTRIBUTES, then '{DEFAULT_SERVICE_NAME}'.",
-        otel_env="OTEL_SERVICE_NAME",
-    ),
-    Setting(
-        "exporters", p.non_empty_names,
-        "a comma list of exporter names (none for no exporter)", "console",
-        "Exporters that publish events: console, amqp, kafka, memory, none, or any "
-        "exporter registered under the eventlog_instrument.exporters entry-point group.",
-    ),
-    Setting(
-        "disabled_instrumentations", p.names, "a comma list of instrumentor names, or *", "",
-        "Instrumentors not to enable (nameko, flask, celery, ...); * disables all.",
-    ),
-    Setting(
-        "event_type", p.routing_key,
-        "a name of 1 to 255 bytes without control characters", DEFAULT_EVENT_TYPE,
-        "Nameko event type that carries every envelope: the AMQP routing key.",
-    ),
-    Setting(
-        "entrypoints_to_exclude", p.names, "a comma list of entrypoint names", "",
-        "Entrypoint (method, endpoint or task) names that produce no entrypoint_fired event.",
-    ),
-    Setting(
-        "nameko_entrypoint_types", p.names, "a comma list of Nameko entrypoint class names", "",
-        "Nameko entrypoint types to capture (Rpc, HttpRequestHandler, EventHandler, Timer, "
-        "Consumer, ...); all when empty.",
-    ),
-    Setting(
-        "flask_excluded_urls", p.regexes, "a comma list of regular expressions", "",
-        "Flask request paths that get no span and no event (re.search), e.g. ^/health$.",
-    ),
-    Setting(
-        "capture_request_headers", p.names, "a comma list of header names", "",
-        "Request headers put in an event's data (Flask), scrubbed by EVENTLOG_SCRUB_DENYLIST.",
-    ),
-    Setting(
-        "scrub_denylist", _denylist, "a comma list of name fragments", "",
-        "Name fragments added to the built-in ones (" + ",".join(DEFAULT_SCRUB_DENYLIST)
-        + "): a captured header whose lower-cased name contains one is exported as ***.",
-    ),
-    Setting(
-        "scrub_patterns", p.regexes, "a comma list of regular expressions", "",
-        "Patterns added to the built-in ones (URI credentials, Bearer/Basic tokens, card "
-        "numbers): every match in captured free text (error messages) is exported as ***.",
-    ),
-    Setting(
-        "call_id_response_header", p.boolean, "true or false", "true",
-        "Answer every instrumented HTTP request with its call id in the X-Call-Id header.",
-    ),
-    Setting(
-        "max_event_bytes", p.positive_int, "a positive whole number of bytes", "1000000",
-        "Largest event body (UTF-8 JSON): fits Kafka's default 1 MiB request and RabbitMQ's "
-        "message size. A larger manual event is a ValueError at the call; an auto-captured "
-        "one has its largest values cut (named in data._truncated).",
-    ),
-    Setting(
-        "timestamp_precision", p.choice(*TIMESTAMP_PRECISIONS), ", ".join(TIMESTAMP_PRECISIONS),
-        "seconds", "Precision of the envelope's timestamp (truncated, never rounded up).",
-    ),
-    Setting(
-        "amqp_uri", p.amqp_uri,
-        "an amqp:// or amqps:// URI with a host, or several separated by ;",
-        "amqp://guest:guest@localhost:5672//",
-        "RabbitMQ URI of the amqp exporter.", secret=True,
-    ),
-    Setting(
-        "amqp_timeout", p.positive_seconds, "a positive number of seconds, at most 3600", "5",
-        "Connect, read and write timeout of the amqp exporter, in seconds.",
-    ),
-    Setting(
-        "amqp_ssl_ca", p.existing_file, _FILE, "",
-        "CA certificates (PEM) to verify RabbitMQ with; TLS is on for amqps:// or any "
-        "EVENTLOG_AMQP_SSL_* setting.",
-    ),
-    Setting("amqp_ssl_cert", p.existing_file, _FILE, "", "Client certificate (PEM) for RabbitMQ."),
-    Setting("amqp_ssl_key", p.existing_file, _FILE, "", "Client private key (PEM) for RabbitMQ."),
-    Setting(
-        "kafka_bootstrap_servers", p.host_ports,
-        "a non-empty comma list of host:port", "localhost:9092",
-        "Kafka bootstrap servers of the kafka exporter.", secret=True,
-    ),
-    Setting(
-        "kafka_topic", p.topic_template, "a topic template using {service_name} and {event_type}",
-        "{service_name}.events",
-        "Topic template of the kafka exporter; {event_type} is the envelope's event type.",
-    ),
-    Setting(
-        "kafka_topic_prefix", p.topic_affix, "text under 249 characters", "",
-        "Text put before every Kafka topic name.",
-    ),
-    Setting(
-        "kafka_topic_suffix", p.topic_affix, "text under 249 characters", "",
-        "Text put after every Kafka topic name.",
-    ),
-    Setting(
-        "kafka_partition_key", p.choice(*KAFKA_PARTITION_KEYS), ", ".join(KAFKA_PARTITION_KEYS),
-        "outermost_call_id",
-        "Kafka message key: the outermost call id keeps one call chain in one partition.",
-    ),
-    Setting(
-        "kafka_max_block_ms", p.positive_millis, _MILLIS, "5000",
-        "Longest time a Kafka send may block the export thread.",
-    ),
-    Setting(
-        "kafka_security_protocol", p.choice(*KAFKA_SECURITY_PROTOCOLS),
-        ", ".join(KAFKA_SECURITY_PROTOCOLS), "PLAINTEXT", "Kafka security protocol.",
-    ),
-    Setting("kafka_ssl_cafile", p.existing_file, _FILE, "", "CA certificates (PEM) for Kafka."),
-    Setting(
-        "kafka_ssl_certfile", p.existing_file, _FILE, "", "Client certificate (PEM) for Kafka.",
-    ),
-    Setting("kafka_ssl_keyfile", p.existing_file, _FILE, "", "Client private key (PEM) for Kafka."),
-    Setting(
-        "kafka_sasl_mechanism", p.optional_choice(*p.KAFKA_SASL_MECHANISMS),
-        ", ".join(p.KAFKA_SASL_MECHANISMS) + " or empty", "",
-        "Kafka SASL mechanism (with SASL_PLAINTEXT or SASL_SSL).",
-    ),
-    Setting("kafka_sasl_username", p.text, "a user name", "", "Kafka SASL user name."),
-    Setting(
-        "kafka_sasl_password", p.text, "a password", "", "Kafka SASL password.", password=True,
-    ),
-    Setting(
-        "max_value_length", p.positive_int, "a positive whole number of characters", "4096",
-        "Longest text of an auto-captured attribute or data value; longer ones are cut and "
-        "named in data._truncated.",
-    ),
-    Setting(
-        "bsp_max_queue_size", p.positive_int, "a positive whole number", "16384",
-        "Events buffered per exporter before new ones are dropped (and counted).",
-        otel_env="OTEL_BSP_MAX_QUEUE_SIZE",
-    ),
-    Setting(
-        "bsp_max_export_batch_size", p.positive_int, "a positive whole number", "512",
-        "Most events published in one batch.", otel_env="OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-    ),
-    Setting(
-        "bsp_schedule_delay", p.positive_millis, _MILLIS, "500",
-        "Longest time an event waits in the buffer before its batch is published.",
-        otel_env="OTEL_BSP_SCHEDULE_DELAY",
-    ),
-    Setting(
-        "bsp_export_timeout", p.positive_millis, _MILLIS, "10000",
-        "Longest time one publish attempt of a batch may take before it is retried.",
-        otel_env="OTEL_BSP_EXPORT_TIMEOUT",
-    ),
-    Setting(
-        "shutdown_timeout", p.positive_millis, _MILLIS, "5000",
-        "Longest time pending events are flushed for at exit.",
-    ),
-    Setting(
-        "sdk_disabled", p.boolean, "true or false", "false",
-        "Turns the whole package off.", otel_env="OTEL_SDK_DISABLED",
-    ),
-)
 
-SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
 class Settings:
-    """Effective configuration: one attribute per row of :data:`SETTINGS`."""
+    """Effective configuration: each attribute a row of the settings table, in its order."""
 
-    service_name: str
-    exporters: tuple[str, ...]
-    disabled_instrumentations: tuple[str, ...]
-    event_type: str
-    entrypoints_to_exclude: tuple[str, ...]
-    nameko_entrypoint_types: tuple[str, ...]
-    flask_excluded_urls: tuple[re.Pattern[str], ...]
-    capture_request_headers: tuple[str, ...]
-    scrub_denylist: tuple[str, ...]
-    scrub_patterns: tuple[re.Pattern[str], ...]
-    call_id_response_header: bool
-    max_event_bytes: int
-    timestamp_precision: str
-    amqp_uri: str
-    amqp_timeout: float
-    amqp_ssl_ca: str
-    amqp_ssl_cert: str
-    amqp_ssl_key: str
-    kafka_bootstrap_servers: tuple[str, ...]
-    kafka_topic: str
-    kafka_topic_prefix: str
-    kafka_topic_suffix: str
-    kafka_partition_key: str
-    kafka_max_block_ms: int
-    kafka_security_protocol: str
-    kafka_ssl_cafile: str
-    kafka_ssl_certfile: str
-    kafka_ssl_keyfile: str
-    kafka_sasl_mechanism: str
-    kafka_sasl_username: str
-    kafka_sasl_password: str
-    max_value_length: int
-    bsp_max_queue_size: int
-    bsp_max_export_batch_size: int
-    bsp_schedule_delay: int
-    bsp_export_timeout: int
-    shutdown_timeout: int
-    sdk_disabled: bool
+    service_name = Setting(
+        parse=p.service_name,
+        accepted="a name of at most 248 bytes without control characters",
+        default="",
+        help="Service name for events outside a framework that names its own service "
+        "(Nameko always uses its service's name). Falls back to OTEL_SERVICE_NAME, then "
+        f"service.name in OTEL_RESOURCE_ATTRIBUTES, then '{DEFAULT_SERVICE_NAME}'.",
+        otel_env="OTEL_SERVICE_NAME",
+    )
+
+    exporters = Setting(
+        parse=p.non_empty_names,
+        accepted="a comma list of exporter names (none for no exporter)",
+        default="console",
+        help="Exporters that publish events: console, amqp, kafka, memory, none, or any "
+        "exporter registered under the eventlog_instrument.exporters entry-point group.",
+    )
+
+    disabled_instrumentations = Setting(
+        parse=p.names,
+        accepted="a comma list of instrumentor names, or *",
+        default="",
+        help="Instrumentors not to enable (nameko, flask, celery, ...); * disables all.",
+    )
+
+    event_type = Setting(
+        parse=p.routing_key,
+        accepted="a name of 1 to 255 bytes without control characters",
+        default=DEFAULT_EVENT_TYPE,
+        help="Nameko event type that carries every envelope: the AMQP routing key.",
+    )
+
+    entrypoints_to_exclude = Setting(
+        parse=p.names,
+        accepted="a comma list of entrypoint names",
+        default="",
+        help="Entrypoint (method, endpoint or task) names that produce no entrypoint_fired event.",
+    )
+
+    nameko_entrypoint_types = Setting(
+        parse=p.names,
+        accepted="a comma list of Nameko entrypoint class names",
+        default="",
+        help="Nameko entrypoint types to capture (Rpc, HttpRequestHandler, EventHandler, Timer, "
+        "Consumer, ...); all when empty.",
+    )
+
+    flask_excluded_urls = Setting(
+        parse=p.regexes,
+        accepted="a comma list of regular expressions",
+        default="",
+        help="Flask request paths that get no span and no event (re.search), e.g. ^/health$.",
+    )
+
+    capture_request_headers = Setting(
+        parse=p.names,
+        accepted="a comma list of header names",
+        default="",
+        help="Request headers put in an event's data (Flask), scrubbed by EVENTLOG_SCRUB_DENYLIST.",
+    )
+
+    scrub_denylist = Setting(
+        parse=_denylist,
+        accepted="a comma list of name fragments",
+        default="",
+        help="Name fragments added to the built-in ones (" + ",".join(DEFAULT_SCRUB_DENYLIST)
+        + "): a captured header whose lower-cased name contains one is exported as ***.",
+    )
+
+    scrub_patterns = Setting(
+        parse=p.regexes,
+        accepted="a comma list of regular expressions",
+        default="",
+        help="Patterns added to the built-in ones (URI credentials, Bearer/Basic tokens, card "
+        "numbers): every match in captured free text (error messages) is exported as ***.",
+    )
+
+    call_id_response_header = Setting(
+        parse=p.boolean,
+        accepted="true or false",
+        default="true",
+        help="Answer every instrumented HTTP request with its call id in the X-Call-Id header.",
+    )
+
+    max_event_bytes = Setting(
+        parse=p.positive_int,
+        accepted="a positive whole number of bytes",
+        default="1000000",
+        help="Largest event body (UTF-8 JSON): fits Kafka's default 1 MiB request and RabbitMQ's "
+        "message size. A larger manual event is a ValueError at the call; an auto-captured "
+        "one has its largest values cut (named in data._truncated).",
+    )
+
+    timestamp_precision = Setting(
+        parse=p.choice(*TIMESTAMP_PRECISIONS),
+        accepted=", ".join(TIMESTAMP_PRECISIONS),
+        default="seconds",
+        help="Precision of the envelope's timestamp (truncated, never rounded up).",
+    )
+
+    amqp_uri = Setting(
+        parse=p.amqp_uri,
+        accepted="an amqp:// or amqps:// URI with a host, or several separated by ;",
+        default="amqp://guest:guest@localhost:5672//",
+        help="RabbitMQ URI of the amqp exporter.",
+        secret=True,
+    )
+
+    amqp_timeout = Setting(
+        parse=p.positive_seconds,
+        accepted="a positive number of seconds, at most 3600",
+        default="5",
+        help="Connect, read and write timeout of the amqp exporter, in seconds.",
+    )
+
+    amqp_ssl_ca = Setting(
+        parse=p.existing_file,
+        accepted=_FILE,
+        default="",
+        help="CA certificates (PEM) to verify RabbitMQ with; TLS is on for amqps:// or any "
+        "EVENTLOG_AMQP_SSL_* setting.",
+    )
+
+    amqp_ssl_cert = Setting(
+        parse=p.existing_file,
+        accepted=_FILE,
+        default="",
+        help="Client certificate (PEM) for RabbitMQ.",
+    )
+
+    amqp_ssl_key = Setting(
+        parse=p.existing_file,
+        accepted=_FILE,
+        default="",
+        help="Client private key (PEM) for RabbitMQ.",
+    )
+
+    kafka_bootstrap_servers = Setting(
+        parse=p.host_ports,
+        accepted="a non-empty comma list of host:port",
+        default="localhost:9092",
+        help="Kafka bootstrap servers of the kafka exporter.",
+        secret=True,
+    )
+
+    kafka_topic = Setting(
+        parse=p.topic_template,
+        accepted="a topic template using {service_name} and {event_type}",
+        default="{service_name}.events",
+        help="Topic template of the kafka exporter; {event_type} is the envelope's event type.",
+    )
+
+    kafka_topic_prefix = Setting(
+        parse=p.topic_affix,
+        accepted="text under 249 characters",
+        default="",
+        help="Text put before every Kafka topic name.",
+    )
+
+    kafka_topic_suffix = Setting(
+        parse=p.topic_affix,
+        accepted="text under 249 characters",
+        default="",
+        help="Text put after every Kafka topic name.",
+    )
+
+    kafka_partition_key = Setting(
+        parse=p.choice(*KAFKA_PARTITION_KEYS),
+        accepted=", ".join(KAFKA_PARTITION_KEYS),
+        default="outermost_call_id",
+        help="Kafka message key: the outermost call id keeps one call chain in one partition.",
+    )
+
+    kafka_max_block_ms = Setting(
+        parse=p.positive_millis,
+        accepted=_MILLIS,
+        default="5000",
+        help="Longest time a Kafka send may block the export thread.",
+    )
+
+    kafka_security_protocol = Setting(
+        parse=p.choice(*KAFKA_SECURITY_PROTOCOLS),
+        accepted=", ".join(KAFKA_SECURITY_PROTOCOLS),
+        default="PLAINTEXT",
+        help="Kafka security protocol.",
+    )
+
+    kafka_ssl_cafile = Setting(
+        parse=p.existing_file,
+        accepted=_FILE,
+        default="",
+        help="CA certificates (PEM) for Kafka.",
+    )
+
+    kafka_ssl_certfile = Setting(
+        parse=p.existing_file,
+        accepted=_FILE,
+        default="",
+        help="Client certificate (PEM) for Kafka.",
+    )
+
+    kafka_ssl_keyfile = Setting(
+        parse=p.existing_file,
+        accepted=_FILE,
+        default="",
+        help="Client private key (PEM) for Kafka.",
+    )
+
+    kafka_sasl_mechanism = Setting(
+        parse=p.optional_choice(*p.KAFKA_SASL_MECHANISMS),
+        accepted=", ".join(p.KAFKA_SASL_MECHANISMS) + " or empty",
+        default="",
+        help="Kafka SASL mechanism (with SASL_PLAINTEXT or SASL_SSL).",
+    )
+
+    kafka_sasl_username = Setting(
+        parse=p.text,
+        accepted="a user name",
+        default="",
+        help="Kafka SASL user name.",
+    )
+
+    kafka_sasl_password = Setting(
+        parse=p.text,
+        accepted="a password",
+        default="",
+        help="Kafka SASL password.",
+        password=True,
+    )
+
+    max_value_length = Setting(
+        parse=p.positive_int,
+        accepted="a positive whole number of characters",
+        default="4096",
+        help="Longest text of an auto-captured attribute or data value; longer ones are cut and "
+        "named in data._truncated.",
+    )
+
+    bsp_max_queue_size = Setting(
+        parse=p.positive_int,
+        accepted="a positive whole number",
+        default="16384",
+        help="Events buffered per exporter before new ones are dropped (and counted).",
+        otel_env="OTEL_BSP_MAX_QUEUE_SIZE",
+    )
+
+    bsp_max_export_batch_size = Setting(
+        parse=p.positive_int,
+        accepted="a positive whole number",
+        default="512",
+        help="Most events published in one batch.",
+        otel_env="OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    )
+
+    bsp_schedule_delay = Setting(
+        parse=p.positive_millis,
+        accepted=_MILLIS,
+        default="500",
+        help="Longest time an event waits in the buffer before its batch is published.",
+        otel_env="OTEL_BSP_SCHEDULE_DELAY",
+    )
+
+    bsp_export_timeout = Setting(
+        parse=p.positive_millis,
+        accepted=_MILLIS,
+        default="10000",
+        help="Longest time one publish attempt of a batch may take before it is retried.",
+        otel_env="OTEL_BSP_EXPORT_TIMEOUT",
+    )
+
+    shutdown_timeout = Setting(
+        parse=p.positive_millis,
+        accepted=_MILLIS,
+        default="5000",
+        help="Longest time pending events are flushed for at exit.",
+    )
+
+    sdk_disabled = Setting(
+        parse=p.boolean,
+        accepted="true or false",
+        default="false",
+        help="Turns the whole package off.",
+        otel_env="OTEL_SDK_DISABLED",
+    )
 
     def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
-        self.__dict__.update(values)
+        self._values = dict(values)
         self.sources = dict(sources)
         """For each setting, where its value came from: an env var name, option or default."""
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={display_value(name, self)!r}" for name in SETTINGS_BY_NAME)
         return f"Settings({shown})"
+
+
+SETTINGS: tuple[Setting[Any], ...] = tuple(
+    row for row in vars(Settings).values() if isinstance(row, Setting)
+)
+"""The settings table, in declaration order."""
+SETTINGS_BY_NAME: dict[str, Setting[Any]] = {setting.name: setting for setting in SETTINGS}
 
 
 def load_settings(
@@ -328,7 +454,7 @@ _SHOWN_LENGTH = 200
 """Most characters of a bad value quoted in its error."""
 
 
-def _parse(setting: Setting, raw: str, origin: str) -> Any:
+def _parse(setting: Setting[Any], raw: str, origin: str) -> Any:
     try:
         return setting.parse(raw)
     except (ValueError, KeyError, IndexError, re.error) as error:
@@ -353,7 +479,7 @@ def _as_text(value: Any) -> str | None:
 
 
 def _raw_value(
-    setting: Setting, environ: Mapping[str, str], options: Mapping[str, Any]
+    setting: Setting[Any], environ: Mapping[str, str], options: Mapping[str, Any]
 ) -> tuple[str, str]:
     if setting.name in options:
         option = options[setting.name]
