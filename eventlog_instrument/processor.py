@@ -250,8 +250,11 @@ class EventLogSpanProcessor(SpanProcessor):
     def _settle_refusals(
         self, batch: Sequence[Any], undelivered: Sequence[Any], refusals: list[Refusal]
     ) -> None:
+        by_reason: dict[str, list[Refusal]] = {}
         for refusal in refusals:
-            self._drops.drop(refusal.reason, detail=refusal.detail)
+            by_reason.setdefault(refusal.reason, []).append(refusal)
+        for reason, alike in by_reason.items():  # one warning for a batch refused alike
+            self._drops.drop(reason, len(alike), detail=alike[-1].detail)
         self.exported += len(batch) - len(undelivered) - len(refusals)
 
     def _take_batch(self) -> list[Any]:
