@@ -168,8 +168,8 @@ def test_event_from_an_atexit_handler_registered_before_instrument_is_delivered(
         env=clean_environ(EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI=AMQP_URI, EVENTLOG_SERVICE_NAME=service_name),
         cwd=TESTS.parent,
     )
-    accepted, exported, dropped = json.loads(result.stdout.splitlines()[-1])
     assert numbers_of(queue.read(6, timeout=20)) == list(range(6))
+    accepted, exported, dropped = json.loads(result.stdout.splitlines()[-1])
     assert (accepted, exported, sum(dropped.values())) == (6, 6, 0)
     queue.close()
 
