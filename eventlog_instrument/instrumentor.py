@@ -10,12 +10,16 @@ objects, an :class:`~eventlog_instrument.exporters.memory.InMemoryEventExporter`
 test, say. When the application already set an SDK ``TracerProvider``, the exporters
 are added to it; otherwise one is created with the configured service name. Each
 exporter gets its own :class:`~eventlog_instrument.processor.EventLogSpanProcessor`,
-so a slow broker never holds up another. Every instrumentor registered under the
+so a slow broker never holds up another; they hang off one fan-out span processor
+that is added to a provider once, so ``uninstrument()`` takes out all it put in (the SDK
+cannot remove a span processor). Every instrumentor registered under the
 ``eventlog_instrument.instrumentors`` entry-point group is enabled unless
 ``EVENTLOG_DISABLED_INSTRUMENTATIONS`` names it (``*`` names all) or its library is
 missing or of an unsupported version (one INFO line says which and why).
-Instrumenting twice does nothing the second time; ``uninstrument()`` removes every
-wrapper, flushes and stops what ``instrument()`` started.
+Instrumenting twice does nothing the second time (a warning names the options it
+ignored, when they differ from the first call's); ``uninstrument()`` removes every
+wrapper, flushes and stops what ``instrument()`` started. At exit, and in
+``uninstrument()``, all processors share one ``EVENTLOG_SHUTDOWN_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -27,14 +31,16 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from eventlog_instrument.calls import open_calls
 from eventlog_instrument.exporters import create_exporters
 from eventlog_instrument.instrumentors import enabled_instrumentors
 from eventlog_instrument.instrumentors.base import BaseInstrumentor
+from eventlog_instrument.lifecycle import shutdown_together
 from eventlog_instrument.processor import EventLogSpanProcessor
 from eventlog_instrument.settings import Settings, load_settings
 
@@ -50,6 +56,7 @@ class EventLogInstrumentor:
     _processors: ClassVar[list[EventLogSpanProcessor]] = []
     _instrumentors: ClassVar[dict[str, BaseInstrumentor]] = {}
     _settings: ClassVar[Settings | None] = None
+    _options: ClassVar[dict[str, Any]] = {}
     _instrumented: ClassVar[bool] = False
     _atexit_registered: ClassVar[bool] = False
 
@@ -77,7 +84,9 @@ class EventLogInstrumentor:
         cls = EventLogInstrumentor
         with cls._lock:
             if cls._instrumented:
+                _warn_ignored(options, cls._options)
                 return
+            cls._options = dict(options)
             given = options.pop("exporters", None)
             exporter_objects: Sequence[SpanExporter] = ()
             if isinstance(given, str):
@@ -92,8 +101,7 @@ class EventLogInstrumentor:
             exporters = [*exporter_objects, *create_exporters(settings)]
             provider = _sdk_tracer_provider(settings)
             cls._processors = [EventLogSpanProcessor(exporter, settings) for exporter in exporters]
-            for processor in cls._processors:
-                provider.add_span_processor(processor)
+            _fan_out_of(provider).processors = tuple(cls._processors)
             for instrumentor in enabled_instrumentors(settings):
                 active = cls._instrumentors.setdefault(instrumentor.name, instrumentor)
                 active.instrument(settings)
@@ -109,6 +117,8 @@ class EventLogInstrumentor:
         with cls._lock:
             for instrumentor in cls._instrumentors.values():
                 instrumentor.uninstrument()
+            for fan_out in _fan_outs:
+                fan_out.processors = ()
             cls._shutdown_processors()
             cls._processors = []
             cls._instrumented = False
@@ -126,8 +136,52 @@ class EventLogInstrumentor:
 
     @staticmethod
     def _shutdown_processors() -> None:
-        for processor in EventLogInstrumentor._processors:
-            processor.shutdown()
+        shutdown_together(EventLogInstrumentor._processors)
+
+
+def _warn_ignored(options: dict[str, Any], first: dict[str, Any]) -> None:
+    differing = sorted(name for name in {*options, *first} if options.get(name) != first.get(name))
+    if options and differing:
+        _logger.warning(
+            "eventlog_instrument is already instrumented: instrument() ignored the options "
+            "%s, which differ from the first call's; uninstrument() first to change them",
+            ", ".join(differing),
+        )
+
+
+class _FanOut(SpanProcessor):
+    """The one span processor this package adds to a provider: it hands every span to the
+    current processors, none after ``uninstrument()``."""
+
+    def __init__(self) -> None:
+        self.processors: tuple[EventLogSpanProcessor, ...] = ()
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return
+
+    def on_end(self, span: ReadableSpan) -> None:
+        for processor in self.processors:
+            processor.on_end(span)
+
+    def shutdown(self) -> None:
+        shutdown_together(self.processors)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all(processor.force_flush(timeout_millis) for processor in self.processors)
+
+
+_fan_outs: list[_FanOut] = []
+"""One per provider instrumented, in a list: an SDK provider is not hashable by contract."""
+
+
+def _fan_out_of(provider: TracerProvider) -> _FanOut:
+    fan_out: _FanOut | None = getattr(provider, "_eventlog_fan_out", None)
+    if fan_out is None:
+        fan_out = _FanOut()
+        provider.add_span_processor(fan_out)
+        provider._eventlog_fan_out = fan_out  # type: ignore[attr-defined]
+        _fan_outs.append(fan_out)
+    return fan_out
 
 
 def _sdk_tracer_provider(settings: Settings) -> TracerProvider:

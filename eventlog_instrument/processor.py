@@ -2,22 +2,33 @@
 
 Why not the SDK's ``BatchSpanProcessor``: an event log must not lose what a broker
 outage delays, so a batch the exporter could not deliver is kept and retried (only
-its undelivered events) while the bounded queue takes new ones; what does not fit is
-dropped, counted in :attr:`EventLogSpanProcessor.dropped` and reported by a
-rate-limited warning. Under eventlet the worker is a real OS thread, so a busy hub
-cannot starve it (SPEC §8), whether ``instrument()`` ran before or after the monkey
-patching (see :mod:`eventlog_instrument.realthreads`). After ``fork`` each child gets
-an empty queue, its own thread and its own broker connections. While the worker
-publishes, instrumentation is suppressed, so the exporter's own broker traffic never
-becomes spans.
+its undelivered events) while the bounded queue takes new ones. Every event a
+processor accepts (:attr:`~EventLogSpanProcessor.accepted`) ends exported
+(:attr:`~EventLogSpanProcessor.exported`) or dropped under one named reason
+(:attr:`~EventLogSpanProcessor.dropped_by_reason`, see :mod:`eventlog_instrument.drops`):
+a full queue, a broker refusing that one event (never retried, never holding back the
+others), a body over ``EVENTLOG_MAX_EVENT_BYTES`` (checked before the exporter sees it),
+shutdown's time running out, or an event that cannot be built.
+
+Under eventlet the worker is a real OS thread, so a busy hub cannot starve it (SPEC §8),
+whether ``instrument()`` ran before or after the monkey patching (see
+:mod:`eventlog_instrument.realthreads`). While the worker publishes, instrumentation is
+suppressed, so the exporter's own broker traffic never becomes spans; an event
+dispatched on the worker thread (from a ``__del__`` the garbage collector runs there)
+is queued like any other.
+
+Shutdown is bounded by ``EVENTLOG_SHUTDOWN_TIMEOUT``, one deadline shared by all
+processors, and happens at exit in forked children too (see
+:mod:`eventlog_instrument.lifecycle`); what is undelivered at the deadline is counted as
+``shutdown``. An event that ends after the flush (from an ``atexit`` handler registered
+before ``instrument()``, which runs later) is delivered at once on its own thread within
+what is left of that deadline.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-import weakref
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -25,29 +36,24 @@ from typing import Any
 from opentelemetry import context
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import SpanKind
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.envelope import SpanRecord, attributes_of, build_event_for
-from eventlog_instrument.exporters.base import EventExporter
-from eventlog_instrument.realthreads import (
-    GilSlices,
-    RealEvent,
-    allocate_lock,
-    get_ident,
-    pause,
-    start_thread,
-)
+from eventlog_instrument import lifecycle
+from eventlog_instrument.drops import QUEUE_FULL, SHUTDOWN, DropLedger
+from eventlog_instrument.envelope import SpanRecord, attributes_of
+from eventlog_instrument.exporters.base import Refusal
+from eventlog_instrument.outlet import Outlet
+from eventlog_instrument.realthreads import RealEvent, allocate_lock, pause, start_thread
 from eventlog_instrument.settings import Settings
 
 _logger = logging.getLogger(__name__)
 _ENTRYPOINT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
 _RETRY_BACKOFF_MAX = 5.0
-_WARNING_INTERVAL = 10.0
 _SHUTDOWN_GRACE = 0.1
-"""Time the worker gets past the flush deadline to count and report what it could not send."""
-_live_processors: weakref.WeakSet[EventLogSpanProcessor] = weakref.WeakSet()
+"""Time a worker gets past the deadline to count and report what it could not send."""
+_SUPPRESSED = context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)
 
 
 class EventLogSpanProcessor(SpanProcessor):
@@ -56,51 +62,73 @@ class EventLogSpanProcessor(SpanProcessor):
     def __init__(self, exporter: SpanExporter, settings: Settings) -> None:
         self.exporter = exporter
         self.name = type(exporter).__name__
-        self._builds_events = isinstance(exporter, EventExporter)
-        self._settings = settings
         self._max_queue_size = settings.bsp_max_queue_size
         self._batch_size = settings.bsp_max_export_batch_size
         self._schedule_delay = settings.bsp_schedule_delay / 1000
         self._export_timeout = settings.bsp_export_timeout / 1000
         self._shutdown_timeout = settings.shutdown_timeout / 1000
-        self.dropped = 0
-        """Events lost: the queue was full, or shutdown's time ran out before delivery."""
-        self.exported = 0
-        """Events the exporter confirmed as delivered."""
-        self._dropped_reported = 0
-        self._last_warning = 0.0
         self._shut_down = False
-        self._stop_deadline = 0.0
         self._reset_state()
-        _live_processors.add(self)
+        self._outlet = Outlet(exporter, settings, self._drops)
+        self._builds_events = self._outlet.builds_events
+        lifecycle.register(self)
 
     def _reset_state(self) -> None:
+        self.accepted = 0
+        """Events that reached this processor; each ends exported or dropped."""
+        self.exported = 0
+        """Events the exporter confirmed as delivered."""
+        self._drops = DropLedger(self.name, self._max_queue_size)
         self._queue: deque[Any] = deque()
         """SpanRecords for an EventExporter, the spans themselves for any other exporter."""
         self._pending: list[Any] = []
+        self._late: deque[Any] = deque()
         self._wakeup = RealEvent()
         self._stopping = RealEvent()
         self._flush_waiters: list[RealEvent] = []
         self._flush_lock = allocate_lock()
+        self._settle_lock = allocate_lock()
+        self._late_lock = allocate_lock()
+        self._settled = False
+        """Set once shutdown counted what it left; later events are delivered one by one."""
+        self._finished = False
+        self._deadline = 0.0
         self._worker: RealEvent | None = None
         """Set when the worker thread has finished; ``None`` before it started."""
-        self._worker_ident: int | None = None
+
+    @property
+    def shutdown_timeout(self) -> float:
+        """Seconds ``shutdown()`` may take (``EVENTLOG_SHUTDOWN_TIMEOUT``)."""
+        return self._shutdown_timeout
+
+    @property
+    def dropped(self) -> int:
+        """Events lost, all reasons together."""
+        return sum(self._drops.by_reason.values())
+
+    @property
+    def dropped_by_reason(self) -> dict[str, int]:
+        """Events lost per reason: ``queue_full``, ``refused``, ``too_large``, ``shutdown``,
+        ``invalid``."""
+        return dict(self._drops.by_reason)
 
     def on_start(self, span: Span, parent_context: context.Context | None = None) -> None:
         return
 
     def on_end(self, span: ReadableSpan) -> None:
-        if self._shut_down:
+        attributes = attributes_of(span)
+        if c.ATTR_CALL_ID not in attributes and span.kind not in _ENTRYPOINT_KINDS:
             return
-        if c.ATTR_CALL_ID not in attributes_of(span) and span.kind not in _ENTRYPOINT_KINDS:
+        if attributes.get(c.ATTR_AUTO_CAPTURE) is False and c.ATTR_EVENT_TYPE not in attributes:
+            return
+        self.accepted += 1
+        if self._shut_down:
+            self._accept_late(span)
             return
         if self._worker is None:
             self._start_worker()
-        elif get_ident() == self._worker_ident:
-            return
         if len(self._queue) >= self._max_queue_size:
-            self.dropped += 1
-            self._warn_dropped()
+            self._drops.drop(QUEUE_FULL, detail=self._outlet.last_error)
             return
         self._queue.append(SpanRecord.of(span) if self._builds_events else span)
         if len(self._queue) >= self._batch_size:
@@ -117,32 +145,44 @@ class EventLogSpanProcessor(SpanProcessor):
         return bool(done.wait(timeout_millis / 1000))
 
     def shutdown(self) -> None:
-        """Flush within ``shutdown_timeout``, then close the exporter; later spans are ignored."""
+        """Flush within ``shutdown_timeout``, then close the exporter."""
+        lifecycle.shutdown_together([self])
+
+    def begin_shutdown(self, deadline: float) -> None:
+        """Tell the worker to deliver what it can until ``deadline`` (``time.monotonic``)."""
         if self._shut_down:
             return
+        self._deadline = deadline
         self._shut_down = True
+        if self._worker is None:
+            self._settle()
+        self._stopping.set()
+        self._wakeup.set()
+
+    def finish_shutdown(self) -> None:
+        """Wait for the worker until the deadline, count what it left, report the drops."""
+        if self._finished or not self._shut_down:
+            return
+        self._finished = True
         finished = self._worker
-        if finished is not None:
-            self._stop_deadline = time.monotonic() + self._shutdown_timeout
-            self._stopping.set()
-            self._wakeup.set()
-            if not finished.wait(self._shutdown_timeout + _SHUTDOWN_GRACE):
-                _logger.warning(
-                    "eventlog_instrument: %s did not finish flushing within %.1fs",
-                    self.name, self._shutdown_timeout,
-                )
-                return
-        self._report_dropped()
-        self._shutdown_exporter()
+        if finished is None:
+            self._outlet.close(self._deadline - time.monotonic())
+        elif not finished.wait(max(0.0, self._deadline - time.monotonic()) + _SHUTDOWN_GRACE):
+            _logger.warning(
+                "eventlog_instrument: %s did not finish flushing within %.1fs",
+                self.name, self._shutdown_timeout,
+            )
+            self._settle()
+        self._drops.report()
 
     def _start_worker(self) -> None:
         with self._flush_lock:
             if self._worker is None:
                 self._worker = start_thread(self._run)
+                lifecycle.worker_started()
 
     def _run(self) -> None:
-        self._worker_ident = get_ident()
-        context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        context.attach(_SUPPRESSED)
         while not self._stopping.is_set():
             self._wakeup.wait(self._schedule_delay)
             self._wakeup.clear()
@@ -154,21 +194,34 @@ class EventLogSpanProcessor(SpanProcessor):
                     waiter.set()
                 else:
                     self._flush_waiters.append(waiter)
-        self._deliver_queued(deadline=self._stop_deadline)
-        lost = len(self._queue) + len(self._pending)
-        if lost:
-            self.dropped += lost
-            self._queue.clear()
-            self._pending = []
+        self._deliver_queued(deadline=self._deadline)
+        self._settle()
+        self._outlet.close(self._deadline - time.monotonic())
         for waiter in self._flush_waiters:
             waiter.set()
+
+    def _settle(self) -> None:
+        """Count what is still queued as dropped at shutdown; deliver later events at once."""
+        with self._settle_lock:
+            if self._settled:
+                return
+            self._settled = True
+            lost = len(self._queue) + len(self._pending)
+            self._queue.clear()
+            self._pending = []
+        if lost:
+            self._drops.drop(SHUTDOWN, lost, detail=self._shutdown_detail())
+
+    def _shutdown_detail(self) -> str:
+        bound, error = f"{self._shutdown_timeout * 1000:.0f} ms", self._outlet.last_error
+        return f"{bound}; last error: {error}" if error else bound
 
     def _deliver_queued(self, deadline: float | None) -> bool:
         """Publish until the queue is empty; ``False`` when stopped or out of time first."""
         failures = 0
         while self._pending or self._queue:
             if not self._pending:
-                self._pending = self._prepare(self._take_batch())
+                self._pending = self._outlet.prepare(self._take_batch())
                 continue
             timeout = self._export_timeout
             if deadline is not None:
@@ -176,9 +229,12 @@ class EventLogSpanProcessor(SpanProcessor):
                 if timeout <= 0:
                     return False
             batch = self._pending
-            undelivered = self._deliver(batch, timeout)
-            self.exported += len(batch) - len(undelivered)
-            self._pending = undelivered
+            undelivered, refusals = self._outlet.deliver(batch, timeout)
+            with self._settle_lock:
+                if self._settled:  # shutdown gave up on this batch and counted it
+                    return False
+                self._settle_refusals(batch, undelivered, refusals)
+                self._pending = undelivered
             if not undelivered:
                 failures = 0
                 continue
@@ -191,6 +247,16 @@ class EventLogSpanProcessor(SpanProcessor):
                 pause(max(0.0, min(backoff, deadline - time.monotonic())))
         return True
 
+    def _settle_refusals(
+        self, batch: Sequence[Any], undelivered: Sequence[Any], refusals: list[Refusal]
+    ) -> None:
+        by_reason: dict[str, list[Refusal]] = {}
+        for refusal in refusals:
+            by_reason.setdefault(refusal.reason, []).append(refusal)
+        for reason, alike in by_reason.items():  # one warning for a batch refused alike
+            self._drops.drop(reason, len(alike), detail=alike[-1].detail)
+        self.exported += len(batch) - len(undelivered) - len(refusals)
+
     def _take_batch(self) -> list[Any]:
         batch: list[Any] = []
         queue = self._queue
@@ -198,66 +264,42 @@ class EventLogSpanProcessor(SpanProcessor):
             batch.append(queue.popleft())
         return batch
 
-    def _prepare(self, spans: list[Any]) -> list[Any]:
-        if not self._builds_events:
-            return spans
-        events = []
-        slices = GilSlices()
-        for span in spans:
-            slices.tick()
+    def _accept_late(self, span: ReadableSpan) -> None:
+        """An event ended during or after shutdown: queue it while the worker still runs,
+        else deliver it here within what is left of the deadline."""
+        record = SpanRecord.of(span) if self._builds_events else span
+        with self._settle_lock:
+            if not self._settled:
+                self._queue.append(record)
+                return
+        self._late.append(record)
+        # A delivery here can end more events on this thread (a __del__): they wait in
+        # _late for the loop instead of taking the lock again.
+        while self._late and self._late_lock.acquire(False):
             try:
-                event = build_event_for(span, self._settings)
-            except Exception:
-                self.dropped += 1
-                _logger.exception("eventlog_instrument could not build the event of %r", span.name)
-                continue
-            if event is not None:
-                events.append(event)
-        return events
+                self._deliver_late()
+            finally:
+                self._late_lock.release()
 
-    def _deliver(self, batch: Sequence[Any], timeout: float) -> list[Any]:
+    def _deliver_late(self) -> None:
+        token = context.attach(_SUPPRESSED)
         try:
-            if isinstance(self.exporter, EventExporter):
-                return self.exporter.deliver(batch, timeout)
-            result = self.exporter.export(batch)
-            return [] if result is SpanExportResult.SUCCESS else list(batch)
-        except Exception:
-            _logger.exception("eventlog_instrument: %s failed to publish", self.name)
-            return list(batch)
+            while self._late:
+                batch = self._outlet.prepare([self._late.popleft()])
+                remaining = self._deadline - time.monotonic()
+                if not batch:
+                    continue
+                undelivered, refusals = (
+                    self._outlet.deliver(batch, remaining) if remaining > 0 else (batch, [])
+                )
+                self._settle_refusals(batch, undelivered, refusals)
+                if undelivered:
+                    self._drops.drop(SHUTDOWN, len(undelivered), detail=self._shutdown_detail())
+            self._outlet.close(self._deadline - time.monotonic())
+        finally:
+            context.detach(token)
 
-    def _warn_dropped(self) -> None:
-        now = time.monotonic()
-        if now - self._last_warning >= _WARNING_INTERVAL:
-            self._last_warning = now
-            self._report_dropped()
-
-    def _report_dropped(self) -> None:
-        new = self.dropped - self._dropped_reported
-        if new:
-            self._dropped_reported = self.dropped
-            _logger.warning(
-                "eventlog_instrument: %s dropped %d event(s) (%d in all): its queue of %d was "
-                "full or its broker unreachable; raise EVENTLOG_BSP_MAX_QUEUE_SIZE to buffer more",
-                self.name, new, self.dropped, self._max_queue_size,
-            )
-
-    def _shutdown_exporter(self) -> None:
-        try:
-            self.exporter.shutdown()
-        except Exception:
-            _logger.exception("eventlog_instrument: %s failed to shut down", self.name)
-
-    def _after_fork_in_child(self) -> None:
+    def after_fork_in_child(self) -> None:
         """The parent keeps and publishes what it queued; the child starts empty."""
         self._reset_state()
-        after_fork = getattr(self.exporter, "after_fork", None)
-        if after_fork is not None:
-            after_fork()
-
-
-def _after_fork_in_child() -> None:
-    for processor in list(_live_processors):
-        processor._after_fork_in_child()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+        self._outlet.after_fork(self._drops)

@@ -18,16 +18,25 @@ transports have no publisher confirms). The publish frames are built by
 exchanges are declared, and confirms read, through py-amqp itself.
 An event that is nacked, or unconfirmed when the connection fails or the timeout
 passes, is handed back to the pipeline, which retries it on a new connection.
+
+Events the broker can never take are dropped alone, not retried: an exchange name or
+routing key over AMQP's 255 bytes (``invalid``), and a body over the broker's
+``max_message_size`` (``refused``; RabbitMQ closes the channel with 406
+PRECONDITION_FAILED, whose size limit the exporter then remembers and checks before
+publishing). So that such a close takes no other event with it, a body over 64 KiB is
+published alone, after the events before it are confirmed.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.amqp_wire import EventContent, publish_method_frame
 from eventlog_instrument.exporters.base import EventExporter
@@ -40,6 +49,11 @@ _PERSISTENT = 2
 _CONTENT = EventContent("application/json", "utf-8", CALL_ID_STACK_HEADER, _PERSISTENT)
 _WRITE_SIZE = 64 * 1024
 """Bytes of bodies gathered before one socket write."""
+_PUBLISH_ALONE_ABOVE = _WRITE_SIZE
+"""Bodies larger than this are published alone, so a channel closed over one takes no
+other event with it."""
+_SIZE_REFUSAL = re.compile(r"message size (\d+) is larger than configured max size (\d+)")
+_AMQP_NAME_MAX = 255
 
 
 class AmqpEventExporter(EventExporter):
@@ -59,12 +73,14 @@ class AmqpEventExporter(EventExporter):
         self._nacked: list[Event] = []
         self.nacks = 0
         """Publishes the broker refused (nacked) so far; each was handed back for a retry."""
+        self.broker_max_size: int | None = None
+        """The broker's ``max_message_size``, once a publish over it told us."""
 
     def deliver(self, events: Sequence[Event], timeout: float) -> list[Event]:
         deadline = time.monotonic() + timeout
         self._unconfirmed = {}
         self._nacked = []
-        sent = 0
+        handled = 0
         try:
             channel = self._open_channel()
             slices = GilSlices()
@@ -72,28 +88,63 @@ class AmqpEventExporter(EventExporter):
             buffered = 0
             for event in events:
                 slices.tick()
-                if event.service_name not in self._declared:
-                    self._write(frames)
-                    frames, buffered = [], 0
-                    self._declare(channel, event.service_name)
-                frames += self._frames(channel, event)
-                buffered += len(event.body)
-                self._unconfirmed[self._next_tag] = event
-                self._next_tag += 1
-                sent += 1
-                if buffered >= _WRITE_SIZE:
-                    self._write(frames)
-                    frames, buffered = [], 0
+                if self._publishable(event):
+                    alone = len(event.body) > _PUBLISH_ALONE_ABOVE
+                    if alone or event.service_name not in self._declared:
+                        self._write(frames)
+                        frames, buffered = [], 0
+                        if alone:
+                            self._await_confirms(deadline)
+                        self._declare(channel, event.service_name)
+                    frames += self._frames(channel, event)
+                    buffered += len(event.body)
+                    self._unconfirmed[self._next_tag] = event
+                    self._next_tag += 1
+                    if alone or buffered >= _WRITE_SIZE:
+                        self._write(frames)
+                        frames, buffered = [], 0
+                handled += 1
             self._write(frames)
-            while self._unconfirmed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"{len(self._unconfirmed)} publishes not confirmed in time")
-                self._connection.drain_events(timeout=remaining)
+            self._await_confirms(deadline)
+            self.last_error = ""
         except Exception as error:
+            self._refuse_over_broker_limit(error)
             self._report_failure(error)
             self._discard_connection()
-        return [*self._nacked, *self._unconfirmed.values(), *events[sent:]]
+        return [*self._nacked, *self._unconfirmed.values(), *events[handled:]]
+
+    def _publishable(self, event: Event) -> bool:
+        """Whether the broker can take ``event``; if not, it is refused here."""
+        routing_key = event.routing_key or self.routing_key
+        for what, name in (("exchange", self._exchange(event)), ("routing key", routing_key)):
+            size = len(name.encode("utf-8"))
+            if size > _AMQP_NAME_MAX:
+                detail = f"AMQP {what} name of {size} bytes (at most {_AMQP_NAME_MAX})"
+                self.refuse(event, INVALID, detail)
+                return False
+        limit = self.broker_max_size
+        if limit is not None and len(event.body) > limit:
+            self.refuse(event, REFUSED, f"{len(event.body)} bytes over the broker's {limit}")
+            return False
+        return True
+
+    def _await_confirms(self, deadline: float) -> None:
+        while self._unconfirmed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(self._unconfirmed)} publishes not confirmed in time")
+            self._connection.drain_events(timeout=remaining)
+
+    def _refuse_over_broker_limit(self, error: Exception) -> None:
+        """RabbitMQ closes the channel (406) over a message above ``max_message_size``."""
+        found = _SIZE_REFUSAL.search(str(error))
+        if found is None or getattr(error, "code", None) != 406:
+            return
+        self.broker_max_size = limit = int(found.group(2))
+        for tag, event in list(self._unconfirmed.items()):
+            if len(event.body) > limit:
+                del self._unconfirmed[tag]
+                self.refuse(event, REFUSED, f"{len(event.body)} bytes over the broker's {limit}")
 
     def _open_channel(self) -> Any:
         if self._channel is not None:
@@ -186,6 +237,7 @@ class AmqpEventExporter(EventExporter):
             self.nacks += 1
 
     def _report_failure(self, error: Exception) -> None:
+        self.last_error = f"{type(error).__name__}: {redact(str(error), self.uri)}"
         if not self.failure_log_due():
             return
         _logger.warning(
@@ -208,6 +260,14 @@ class AmqpEventExporter(EventExporter):
         self._channel = None
 
     def shutdown(self) -> None:
+        self.shutdown_within(self._timeout)
+
+    def shutdown_within(self, seconds: float) -> None:
+        """Close the connection politely when the broker has ``amqp_timeout`` to answer,
+        else just drop it."""
+        if seconds < self._timeout:
+            self._discard_connection()
+            return
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
             try:

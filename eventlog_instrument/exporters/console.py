@@ -1,10 +1,16 @@
-"""``console``: one JSON envelope per line on standard output, the default exporter."""
+"""``console``: one JSON envelope per line on standard output, the default exporter.
+
+When standard output is closed or its reader has gone (a closed pipe), the events are
+dropped at once as ``refused``, never retried, so exit is not delayed by retries; the
+pipeline logs that once every 10 seconds.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
+from eventlog_instrument.drops import REFUSED
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.base import EventExporter
 
@@ -15,6 +21,10 @@ class ConsoleEventExporter(EventExporter):
     def deliver(self, events: Sequence[Event], timeout: float) -> list[Event]:
         if events:
             stream = sys.stdout
-            stream.write("".join(event.body.decode("utf-8") + "\n" for event in events))
-            stream.flush()
+            try:
+                stream.write("".join(event.body.decode("utf-8") + "\n" for event in events))
+                stream.flush()
+            except (BrokenPipeError, ValueError) as error:  # ValueError: closed file
+                for event in events:
+                    self.refuse(event, REFUSED, f"standard output: {error}")
         return []

@@ -13,8 +13,15 @@ Security: ``EVENTLOG_KAFKA_SECURITY_PROTOCOL`` and the ``EVENTLOG_KAFKA_SSL_*`` 
 ``EVENTLOG_KAFKA_SASL_*`` settings are passed to kafka-python as they are.
 
 The producer is created on the export thread, on first use, and ``send`` blocks at
-most ``EVENTLOG_KAFKA_MAX_BLOCK_MS``. A batch not acknowledged within the export
-timeout is handed back to the pipeline for a retry on a new producer.
+most ``EVENTLOG_KAFKA_MAX_BLOCK_MS``. Events not acknowledged within the export
+timeout are handed back to the pipeline for a retry on a new producer. A record Kafka
+can never take is dropped alone, not retried: over kafka-python's ``max_request_size``
+(1 MiB) or the broker's message size limit (``refused``), or to a topic the broker
+calls invalid (``invalid``).
+
+Noise: while the exporter runs, what kafka-python logs is rate-limited to one line per
+logger and message every 10 seconds (an outage otherwise logs several lines a second),
+and producers are closed explicitly, so their ``__del__`` has nothing to report.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.realthreads import GilSlices
@@ -37,6 +45,9 @@ _SHORTEST_GIL_SLICE = 0.001
 """Each pause hands the GIL to kafka-python's own sender thread, which is export work
 too: with the default 0.1 ms slices the two export threads took turns so often that
 the exporter fell to 0.65-0.88 of a raw producer, against 0.94-1.19 with 1 ms."""
+_LOG_INTERVAL = 10.0
+_REFUSED_ERRORS = ("MessageSizeTooLargeError", "RecordListTooLargeError")
+_INVALID_ERRORS = ("InvalidTopicError",)
 
 
 class KafkaEventExporter(EventExporter):
@@ -78,6 +89,7 @@ class KafkaEventExporter(EventExporter):
         deadline = time.monotonic() + timeout
         sent: list[tuple[Event, Any]] = []
         failure: Exception | None = None
+        handled = 0
         try:
             producer = self._open_producer()
             slices = GilSlices(shortest=_SHORTEST_GIL_SLICE)
@@ -88,26 +100,46 @@ class KafkaEventExporter(EventExporter):
                     ("service_name", event.service_name.encode("utf-8")),
                     ("call_id", event.call_id.encode("utf-8")),
                 ]
-                future = producer.send(
-                    self.topic_for(event), value=event.body, key=self.key_for(event),
-                    headers=headers,
-                )
-                sent.append((event, future))
+                try:
+                    future = producer.send(
+                        self.topic_for(event), value=event.body, key=self.key_for(event),
+                        headers=headers,
+                    )
+                except Exception as error:
+                    if not self._refused(event, error):
+                        raise
+                else:
+                    sent.append((event, future))
+                handled += 1
             producer.flush(timeout=max(0.0, deadline - time.monotonic()))
         except Exception as error:
             failure = error
-        undelivered = [event for event, future in sent if not future.succeeded()]
-        undelivered.extend(events[len(sent) :])
+        undelivered = [
+            event for event, future in sent
+            if not future.succeeded()
+            and not (future.failed() and self._refused(event, future.exception))
+        ]
+        undelivered.extend(events[handled:])
         if undelivered:
             self._report_failure(failure)
             self._discard_producer()
+        else:
+            self.last_error = ""
         return undelivered
+
+    def _refused(self, event: Event, error: BaseException) -> bool:
+        """Refuse ``event`` when ``error`` says Kafka will never take it."""
+        name = type(error).__name__
+        if name not in _REFUSED_ERRORS and name not in _INVALID_ERRORS:
+            return False
+        reason = INVALID if name in _INVALID_ERRORS else REFUSED
+        self.refuse(event, reason, f"{name}: {redact(str(error), *self.bootstrap_servers)}")
+        return True
 
     def _open_producer(self) -> Any:
         if self._producer is None:
-            from kafka import KafkaProducer
-
-            self._producer = KafkaProducer(**self.producer_config())
+            self._producer = _quiet_producer_class()(**self.producer_config())
+            _quieten_kafka_loggers()
         return self._producer
 
     def producer_config(self) -> dict[str, Any]:
@@ -135,11 +167,12 @@ class KafkaEventExporter(EventExporter):
         return config
 
     def _report_failure(self, error: Exception | None) -> None:
-        if not self.failure_log_due():
-            return
         reason = "not acknowledged in time" if error is None else (
             f"{type(error).__name__}: {redact(str(error), *self.bootstrap_servers)}"
         )
+        self.last_error = reason
+        if not self.failure_log_due():
+            return
         _logger.warning(
             "eventlog_instrument: kafka exporter cannot publish to %s (%s); "
             "events are kept and retried",
@@ -159,9 +192,67 @@ class KafkaEventExporter(EventExporter):
         self._producer = None
 
     def shutdown(self) -> None:
+        self.shutdown_within(self.settings.shutdown_timeout / 1000)
+
+    def shutdown_within(self, seconds: float) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
-                producer.close(timeout=self.settings.shutdown_timeout / 1000)
+                producer.close(timeout=max(0.0, seconds))
             except Exception:
                 _logger.debug("closing the Kafka producer failed", exc_info=True)
+        for logger in _kafka_loggers():
+            logger.removeFilter(_kafka_rate_limit)
+
+
+class _RateLimit(logging.Filter):
+    """Lets one record per logger and message template through every 10 seconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        if now - self._last.get(key, -_LOG_INTERVAL) < _LOG_INTERVAL:
+            return False
+        self._last[key] = now
+        return True
+
+
+_kafka_rate_limit = _RateLimit()
+
+
+def _kafka_loggers() -> list[logging.Logger]:
+    """Every kafka-python logger: each module has its own, and a filter on the ``kafka``
+    logger would not see its children's records."""
+    return [
+        logger for name, logger in list(logging.Logger.manager.loggerDict.items())
+        if (name == "kafka" or name.startswith("kafka.")) and isinstance(logger, logging.Logger)
+    ]
+
+
+def _quieten_kafka_loggers() -> None:
+    for logger in _kafka_loggers():
+        if _kafka_rate_limit not in logger.filters:
+            logger.addFilter(_kafka_rate_limit)
+
+
+_producer_class: Any = None
+
+
+def _quiet_producer_class() -> Any:
+    """A KafkaProducer whose ``__del__`` keeps quiet: one whose ``__init__`` failed (no
+    broker) has no state to close, and its ``__del__`` printed a traceback."""
+    global _producer_class
+    if _producer_class is None:
+        from kafka import KafkaProducer
+
+        class QuietKafkaProducer(KafkaProducer):  # type: ignore[misc]
+            def __del__(self) -> None:
+                if getattr(self, "_closed", True) is False:
+                    super().__del__()
+
+        _producer_class = QuietKafkaProducer
+    return _producer_class

@@ -1,0 +1,99 @@
+"""The exporter end of a processor: spans become events, events go to the exporter.
+
+An :class:`Outlet` builds the events of a batch (an event that cannot be built is
+dropped as ``invalid``, one whose body is over ``EVENTLOG_MAX_EVENT_BYTES`` as
+``too_large``, before any exporter sees it), hands them to the exporter, and sorts the
+outcome: delivered, refused for good (counted under the exporter's reason), or to be
+retried. Any OpenTelemetry ``SpanExporter`` works; only an
+:class:`~eventlog_instrument.exporters.base.EventExporter` can refuse single events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from eventlog_instrument.drops import INVALID, TOO_LARGE, DropLedger
+from eventlog_instrument.envelope import build_event_for
+from eventlog_instrument.exporters.base import EventExporter, Refusal
+from eventlog_instrument.realthreads import GilSlices
+from eventlog_instrument.settings import Settings
+
+_logger = logging.getLogger("eventlog_instrument.processor")
+
+
+class Outlet:
+    """Builds, size-checks and delivers batches through one exporter, counting drops."""
+
+    def __init__(self, exporter: SpanExporter, settings: Settings, drops: DropLedger) -> None:
+        self.exporter = exporter
+        self.name = type(exporter).__name__
+        self.builds_events = isinstance(exporter, EventExporter)
+        self.drops = drops
+        self.last_error = ""
+        """Why the last delivery failed; empty once one succeeded."""
+        self._settings = settings
+
+    def prepare(self, spans: Iterable[Any]) -> list[Any]:
+        """The events of ``spans`` (SpanRecords), or the spans for a plain exporter."""
+        if not self.builds_events:
+            return list(spans)
+        events = []
+        slices = GilSlices()
+        limit = self._settings.max_event_bytes
+        for span in spans:
+            slices.tick()
+            try:
+                event = build_event_for(span, self._settings)
+            except Exception as error:
+                self.drops.drop(INVALID, detail=f"building {span.name!r} raised {error!r}")
+                _logger.debug("could not build the event of %r", span.name, exc_info=True)
+                continue
+            if event is None:
+                self.drops.drop(INVALID, detail=f"{span.name!r} stands for no event")
+            elif len(event.body) > limit:
+                self.drops.drop(TOO_LARGE, detail=f"{len(event.body)} > {limit} bytes")
+            else:
+                events.append(event)
+        return events
+
+    def deliver(self, batch: Sequence[Any], timeout: float) -> tuple[list[Any], list[Refusal]]:
+        """The events to retry, and those the exporter refused for good (not yet counted)."""
+        exporter = self.exporter
+        try:
+            if isinstance(exporter, EventExporter):
+                undelivered = exporter.deliver(batch, timeout)
+                self.last_error = (exporter.last_error or "not delivered") if undelivered else ""
+                return undelivered, exporter.take_refusals()
+            result = exporter.export(batch)
+        except Exception as error:
+            self.last_error = f"{type(error).__name__}: {error}"
+            _logger.exception("eventlog_instrument: %s failed to publish", self.name)
+            refusals = exporter.take_refusals() if isinstance(exporter, EventExporter) else []
+            refused = {id(refusal.event) for refusal in refusals}
+            return [event for event in batch if id(event) not in refused], refusals
+        if result is SpanExportResult.SUCCESS:
+            self.last_error = ""
+            return [], []
+        self.last_error = "the exporter reported a failure"
+        return list(batch), []
+
+    def close(self, seconds: float) -> None:
+        """Close the exporter, waiting at most ``seconds`` for what is in flight."""
+        try:
+            if isinstance(self.exporter, EventExporter):
+                self.exporter.shutdown_within(max(0.0, seconds))
+            else:
+                self.exporter.shutdown()
+        except Exception:
+            _logger.exception("eventlog_instrument: %s failed to shut down", self.name)
+
+    def after_fork(self, drops: DropLedger) -> None:
+        self.drops = drops
+        self.last_error = ""
+        after_fork = getattr(self.exporter, "after_fork", None)
+        if after_fork is not None:
+            after_fork()
