@@ -11,14 +11,17 @@ retried. Any OpenTelemetry ``SpanExporter`` works; only an
 from __future__ import annotations
 
 import logging
+import time
+import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from eventlog_instrument.drops import INVALID, TOO_LARGE, DropLedger
+from eventlog_instrument.drops import INVALID, TOO_LARGE, WARNING_INTERVAL, DropLedger
 from eventlog_instrument.envelope import build_event_for
 from eventlog_instrument.exporters.base import EventExporter, Refusal
+from eventlog_instrument.masking import redact
 from eventlog_instrument.realthreads import GilSlices
 from eventlog_instrument.settings import Settings
 
@@ -36,6 +39,7 @@ class Outlet:
         self.last_error = ""
         """Why the last delivery failed; empty once one succeeded."""
         self._settings = settings
+        self._last_raised_log = -WARNING_INTERVAL
 
     def prepare(self, spans: Iterable[Any]) -> list[Any]:
         """The events of ``spans`` (SpanRecords), or the spans for a plain exporter."""
@@ -70,8 +74,7 @@ class Outlet:
                 return undelivered, exporter.take_refusals()
             result = exporter.export(batch)
         except Exception as error:
-            self.last_error = f"{type(error).__name__}: {error}"
-            _logger.exception("eventlog_instrument: %s failed to publish", self.name)
+            self._report_raised(error)
             refusals = exporter.take_refusals() if isinstance(exporter, EventExporter) else []
             refused = {id(refusal.event) for refusal in refusals}
             return [event for event in batch if id(event) not in refused], refusals
@@ -80,6 +83,19 @@ class Outlet:
             return [], []
         self.last_error = "the exporter reported a failure"
         return list(batch), []
+
+    def _report_raised(self, error: Exception) -> None:
+        """One warning line per 10 s, credentials masked; the traceback at debug level."""
+        self.last_error = f"{type(error).__name__}: {redact(str(error))}"
+        now = time.monotonic()
+        if now - self._last_raised_log < WARNING_INTERVAL:
+            return
+        self._last_raised_log = now
+        _logger.warning(
+            "eventlog_instrument: %s raised while publishing (%s); events are kept and retried",
+            self.name, self.last_error,
+        )
+        _logger.debug("%s", redact("".join(traceback.format_exception(error))))
 
     def close(self, seconds: float) -> None:
         """Close the exporter, waiting at most ``seconds`` for what is in flight."""

@@ -16,9 +16,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from eventlog_instrument import setting_parsers as p
 from eventlog_instrument.constants import DEFAULT_EVENT_TYPE
-from eventlog_instrument.masking import mask_secret as mask_secret
-from eventlog_instrument.masking import mask_uri as mask_uri
-from eventlog_instrument.masking import redact as redact
+from eventlog_instrument.masking import mask_secret
 
 TIMESTAMP_PRECISIONS = ("seconds", "milliseconds", "microseconds")
 KAFKA_PARTITION_KEYS = ("outermost_call_id", "call_id", "service_name", "none")

@@ -6,7 +6,8 @@ import pytest
 
 from eventlog_instrument import EventLogInstrumentor, SettingsError
 from eventlog_instrument.exporters import create_exporters
-from eventlog_instrument.settings import SETTINGS, display_value, load_settings, mask_uri
+from eventlog_instrument.masking import mask_uri
+from eventlog_instrument.settings import SETTINGS, display_value, load_settings
 
 
 def test_defaults_without_any_configuration():

@@ -40,8 +40,9 @@ from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.amqp_wire import EventContent, publish_method_frame
 from eventlog_instrument.exporters.base import EventExporter
+from eventlog_instrument.masking import mask_uri, redact
 from eventlog_instrument.realthreads import GilSlices
-from eventlog_instrument.settings import Settings, mask_uri, redact
+from eventlog_instrument.settings import Settings
 
 _logger = logging.getLogger(__name__)
 CALL_ID_STACK_HEADER = "nameko.call_id_stack"
@@ -243,8 +244,7 @@ class AmqpEventExporter(EventExporter):
         _logger.warning(
             "eventlog_instrument: amqp exporter cannot publish to %s (%s: %s); "
             "events are kept and retried",
-            mask_uri(self.uri), type(error).__name__, redact(str(error), self.uri),
-            exc_info=error,
+            mask_uri(self.uri), type(error).__name__, redact(str(error), self.uri)
         )
 
     def _discard_connection(self) -> None:

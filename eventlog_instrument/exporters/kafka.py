@@ -35,8 +35,9 @@ from typing import Any
 from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.base import EventExporter
+from eventlog_instrument.masking import mask_secret, redact
 from eventlog_instrument.realthreads import GilSlices
-from eventlog_instrument.settings import Settings, mask_secret, redact
+from eventlog_instrument.settings import Settings
 
 _logger = logging.getLogger(__name__)
 _TOPIC_FORBIDDEN = re.compile(r"[^A-Za-z0-9._-]")
@@ -176,8 +177,7 @@ class KafkaEventExporter(EventExporter):
         _logger.warning(
             "eventlog_instrument: kafka exporter cannot publish to %s (%s); "
             "events are kept and retried",
-            mask_secret(self.bootstrap_servers), reason,
-            exc_info=error,
+            mask_secret(self.bootstrap_servers), reason
         )
 
     def _discard_producer(self) -> None:

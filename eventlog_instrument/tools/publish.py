@@ -80,8 +80,12 @@ def _run_publish(arguments: argparse.Namespace, settings: Settings) -> int:
     )
     exporter = exporter_for(arguments.broker, settings)
     try:
-        if exporter.deliver([event], settings.amqp_timeout * 2):
-            where = broker_location(arguments.broker, settings)
+        undelivered = exporter.deliver([event], settings.amqp_timeout * 2)
+        where = broker_location(arguments.broker, settings)
+        refusals = exporter.take_refusals()
+        if refusals:
+            raise ToolError(f"the broker refused the event ({where}): {refusals[0].detail}", 1)
+        if undelivered:
             raise ToolError(f"the broker did not confirm the event ({where})")
     finally:
         exporter.shutdown()
