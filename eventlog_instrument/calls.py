@@ -108,7 +108,7 @@ MAX_CALL_ID_LENGTH = 256
 """Longest incoming call id continued; Nameko's and this package's are under 250."""
 MAX_INCOMING_STACK_BYTES = 2048
 """Most bytes of incoming call ids kept: the newest that fit."""
-_CALL_ID = re.compile(r"[!-+\--~]{1,%d}" % MAX_CALL_ID_LENGTH)
+_CALL_ID = re.compile(rf"[!-+\--~]{{1,{MAX_CALL_ID_LENGTH}}}")
 """Printable ASCII with no space and no comma (the separator of ``X-Call-Stack``)."""
 
 
