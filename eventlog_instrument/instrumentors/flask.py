@@ -41,7 +41,6 @@ requests that get no span at all: health checks, say.
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -67,6 +66,7 @@ from eventlog_instrument.instrumentors.base import (
     propagated_context,
     propagation_fields,
 )
+from eventlog_instrument.instrumentors.wsgi_headers import captured_headers, propagation_headers
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
 _logger = logging.getLogger(__name__)
@@ -189,13 +189,13 @@ class FlaskInstrumentor(BaseInstrumentor):
         reserved[_DATA + "method"] = method
         headers = self.settings.capture_request_headers
         if headers:
-            reserved[_DATA + "request_headers"] = _captured_headers(
+            reserved[_DATA + "request_headers"] = captured_headers(
                 environ, headers, self.settings.scrub_denylist
             )
         if route is not None:
             reserved[_DATA + "route"] = route
         fields = propagation_fields()
-        parent = propagated_context(_propagation_headers(environ, fields), fields, None)
+        parent = propagated_context(propagation_headers(environ, fields), fields, None)
         span = start_call_span(
             self._tracer,
             f"{method} {route or entrypoint}",
@@ -261,37 +261,6 @@ def _unmatched(app: Any, flask_request: Any) -> tuple[str, str | None]:
         except Exception:  # the URL matches nothing after all: a redirect, say
             pass
     return UNMATCHED_ENTRYPOINT, None
-
-
-def _captured_headers(
-    environ: dict[str, Any], names: tuple[str, ...], denylist: tuple[str, ...]
-) -> tuple[str, ...]:
-    captured = []
-    for name in names:
-        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
-        if value is None:
-            continue
-        lowered = name.lower()
-        if any(fragment.lower() in lowered for fragment in denylist):
-            value = "***"
-        captured.append(f"{name}: {value}")
-    return tuple(captured)
-
-
-def _propagation_headers(environ: dict[str, Any], fields: frozenset[str]) -> dict[str, str]:
-    """The request headers the propagator reads (``traceparent``, ``b3``, ...), by their
-    header names: WSGI has them as ``HTTP_*`` keys."""
-    headers = {}
-    for field, key in _environ_keys(fields):
-        value = environ.get(key)
-        if value is not None:
-            headers[field] = value
-    return headers
-
-
-@functools.lru_cache(maxsize=8)
-def _environ_keys(fields: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    return tuple((field, "HTTP_" + field.upper().replace("-", "_")) for field in fields)
 
 
 class _EndsSpanOnClose:
