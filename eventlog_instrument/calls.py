@@ -1,20 +1,38 @@
 """Call identities: call ids, call stacks, and the call spans instrumentors start.
 
-A call span carries its envelope identity in reserved ``eventlog.*`` attributes, so
-that a manual event dispatched inside the call, and the exporter building the
-``entrypoint_fired`` event, both read it from the span.
+A call span carries its envelope identity, and the ``eventlog.data.*`` facts an
+instrumentor learns, in a record of the package's own on the span object
+(:func:`start_call_span`, :func:`set_call_data`), keyed like reserved ``eventlog.*``
+attributes. The record is not the SDK's ``BoundedAttributes``: user-set span limits
+(``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT``, ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``) apply to
+user attributes only, and can never cut a call's identity or a manual event's payload.
+A manual event dispatched inside the call, and the exporter building the
+``entrypoint_fired`` event, both read the record from the span.
+
+Bounding rules, shared by every instrumentor:
+
+* every name that goes into a call id is a safe name (:func:`safe_name`): ASCII
+  letters, digits, ``_``, ``.`` and ``-``, any other character replaced by ``_``, at
+  most ``SAFE_NAME_LENGTH`` characters; so a call id is always fit for an HTTP header;
+* an incoming call stack (an ``X-Call-Stack`` header, a task's ``eventlog_call_stack``)
+  is continued only when every call id in it is printable ASCII without spaces or
+  commas, at most ``MAX_CALL_ID_LENGTH`` characters; otherwise the call starts a fresh
+  stack. Of a valid one, the newest ids that fit in ``MAX_INCOMING_STACK_BYTES`` are kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry import trace
+from opentelemetry.trace import Span
 
 from eventlog_instrument import constants as c
 from eventlog_instrument import realthreads
@@ -45,7 +63,8 @@ class CallIdentity(NamedTuple):
 
 
 def new_call_id(service_name: str, entrypoint_name: str) -> str:
-    """``<service>.<entrypoint_name>.<uuid4>``, the form Nameko gives its call ids.
+    """``<service>.<entrypoint_name>.<uuid4>``, the form Nameko gives its call ids, both
+    names reduced to :func:`safe_name`.
 
     The uuid comes from ``random`` rather than ``os.urandom``: a call id names a call,
     it guards nothing, and this is twice as fast on every request. ``random`` reseeds
@@ -54,7 +73,7 @@ def new_call_id(service_name: str, entrypoint_name: str) -> str:
     """
     digits = "%032x" % (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
     return (
-        f"{service_name}.{entrypoint_name}."
+        f"{safe_name(service_name)}.{safe_name(entrypoint_name)}."
         f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
     )
 
@@ -64,6 +83,20 @@ _UUID4_CLEAR = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
 _UUID4_SET = (0x4 << 76) | (0x2 << 62)
 """Version 4, variant RFC 4122."""
 
+SAFE_NAME_LENGTH = 100
+"""Longest name (service or entrypoint) put into a call id."""
+_UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+@functools.lru_cache(maxsize=512)
+def safe_name(name: str) -> str:
+    """``name`` fit for a call id and an HTTP header: ASCII letters, digits, ``_``, ``.``
+    and ``-``, every other character ``_``, cut at ``SAFE_NAME_LENGTH``; ``_`` if empty.
+
+    Cached: services, endpoints and task names repeat on every call.
+    """
+    return _UNSAFE_CHARACTERS.sub("_", name[:SAFE_NAME_LENGTH]) or "_"
+
 
 def extend_call_stack(parent_stack: Sequence[str], call_id: str) -> tuple[str, ...]:
     """The parent's stack with ``call_id`` appended, keeping the newest ``CALL_STACK_LIMIT``."""
@@ -71,24 +104,49 @@ def extend_call_stack(parent_stack: Sequence[str], call_id: str) -> tuple[str, .
     return stack[-c.CALL_STACK_LIMIT :]
 
 
-_MAX_CALL_ID_LENGTH = 512
+MAX_CALL_ID_LENGTH = 256
+"""Longest incoming call id continued; Nameko's and this package's are under 250."""
+MAX_INCOMING_STACK_BYTES = 2048
+"""Most bytes of incoming call ids kept: the newest that fit."""
+_CALL_ID = re.compile(rf"[!-+\--~]{{1,{MAX_CALL_ID_LENGTH}}}")
+"""Printable ASCII with no space and no comma (the separator of ``X-Call-Stack``)."""
 
 
 def parse_call_stack(text: str | None) -> tuple[str, ...]:
     """The call ids of an incoming ``X-Call-Stack`` header; ``()`` when absent or malformed.
 
-    A malformed header (an empty, over-long or space-holding call id) starts a fresh
-    stack rather than failing the request.
+    A malformed header (an empty, over-long or space-holding call id, a control or
+    non-ASCII character) starts a fresh stack rather than failing the request.
     """
-    if not text:
+    if not text or len(text) > _MAX_HEADER_LENGTH:
         return ()
-    stack = tuple(part.strip() for part in text.split(","))
-    for call_id in stack:
-        if not call_id or len(call_id) > _MAX_CALL_ID_LENGTH or not call_id.isprintable() or (
-            " " in call_id
-        ):
+    return continued_stack([part.strip() for part in text.split(",")])
+
+
+_MAX_HEADER_LENGTH = c.CALL_STACK_LIMIT * (MAX_CALL_ID_LENGTH + 2) * 4
+"""Longer headers are not even split: no valid stack of any length needs more."""
+
+
+def continued_stack(call_ids: object) -> tuple[str, ...]:
+    """The parent stack an incoming sequence of call ids stands for, bounded; ``()`` when
+    it is not a list or tuple of valid call ids (see the module's bounding rules)."""
+    if not isinstance(call_ids, (list, tuple)) or len(call_ids) > _MAX_INCOMING_IDS:
+        return ()
+    for call_id in call_ids:
+        if type(call_id) is not str or not _CALL_ID.fullmatch(call_id):
             return ()
-    return stack[-(c.CALL_STACK_LIMIT - 1) :]
+    kept: list[str] = []
+    size = 0
+    for call_id in reversed(call_ids[-(c.CALL_STACK_LIMIT - 1) :]):
+        size += len(call_id) + 1
+        if size > MAX_INCOMING_STACK_BYTES:
+            break
+        kept.append(call_id)
+    return tuple(reversed(kept))
+
+
+_MAX_INCOMING_IDS = 1000
+"""More ids than this is not a call stack: it is not even looked at."""
 
 
 def new_call(
@@ -108,9 +166,55 @@ def new_call(
     )
 
 
+RECORD_ATTRIBUTE = "_eventlog_record"
+"""Name of the package's record: reserved ``eventlog.*`` key to value.
+
+It hangs on the SDK span's attributes object, not on the span: the SDK hands its
+processors a new ``ReadableSpan`` at the end, which shares only that object. A span
+without one (a non-recording span) carries the record itself.
+"""
+
+
+def start_call_span(
+    tracer: trace.Tracer, name: str, reserved: dict[str, Any], **options: Any
+) -> Span:
+    """``tracer.start_span(name, **options)`` carrying ``reserved`` (identity, manual
+    payload, ``eventlog.data.*``) in the package's record, out of reach of span limits.
+
+    ``reserved`` is kept, not copied: the caller hands it over.
+    """
+    span = tracer.start_span(name, **options)
+    holder = getattr(span, "_attributes", None)
+    setattr(span if holder is None else holder, RECORD_ATTRIBUTE, reserved)
+    return span
+
+
+def reserved_record(span: object) -> dict[str, Any] | None:
+    """The package's record on ``span`` (live or ended), if :func:`start_call_span`
+    started it."""
+    record = getattr(getattr(span, "_attributes", None), RECORD_ATTRIBUTE, None)
+    if record is None:
+        record = getattr(span, RECORD_ATTRIBUTE, None)
+    return record
+
+
+def set_call_data(span: Span, key: str, value: Any) -> None:
+    """Put ``value`` in the ``data`` of the call's ``entrypoint_fired`` event as ``key``."""
+    record = reserved_record(span)
+    if record is None:
+        span.set_attribute(c.ATTR_DATA_PREFIX + key, value)
+    else:
+        record[c.ATTR_DATA_PREFIX + key] = value
+
+
 def current_call() -> CallIdentity | None:
-    """The identity of the instrumented call whose span is current, if any."""
-    attributes = getattr(trace.get_current_span(), "attributes", None)
+    """The identity of the instrumented call whose span is current, if any.
+
+    A span without the package's record (one started by user code with
+    :meth:`CallIdentity.attributes`) is read from its attributes.
+    """
+    span = trace.get_current_span()
+    attributes = reserved_record(span) or getattr(span, "attributes", None)
     if not attributes or c.ATTR_CALL_ID not in attributes:
         return None
     return CallIdentity(

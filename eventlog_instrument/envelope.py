@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from eventlog_instrument import constants as c
+from eventlog_instrument.calls import reserved_record
 
 if TYPE_CHECKING:
     from eventlog_instrument.settings import Settings
@@ -82,16 +83,21 @@ class SpanRecord(NamedTuple):
 
 
 def attributes_of(span: ReadableSpan) -> dict[str, Any]:
-    """The ended span's attributes as a plain dict.
+    """The ended span's attributes as a plain dict, with the package's own record
+    (identity, manual payload, ``eventlog.data.*``: see :mod:`eventlog_instrument.calls`)
+    merged in over them, so no span limit can cut it.
 
     The SDK's ``attributes`` is a read-only view whose copy calls Python code per key
     (1.3 µs of every request); an ended span's ``BoundedAttributes`` is immutable, so
-    its own dict is shared instead when the SDK has one.
+    its own dict is read instead when the SDK has one.
     """
     own_dict = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(own_dict) is dict:
+    if type(own_dict) is not dict:
+        own_dict = dict(span.attributes or {})
+    record = reserved_record(span)
+    if record is None:
         return own_dict
-    return dict(span.attributes or {})
+    return {**own_dict, **record} if own_dict else record
 
 
 def _error_of(span: ReadableSpan) -> tuple[str | None, str | None]:

@@ -6,10 +6,14 @@ is a call of its own: ``entrypoint_protocol`` ``"Standalone"``, ``entrypoint_nam
 event type, and the configured service name (``EVENTLOG_SERVICE_NAME``).
 
 The arguments are checked and encoded here, at the call site, before anything is
-queued: a wrong type is a ``TypeError``, a value JSON cannot hold exactly (NaN,
-infinity, a cycle) a ``ValueError``. The caller's dicts are encoded, never kept or
-mutated. The event is a span that ends at once, so it is exported without waiting for
-the surrounding call to finish.
+queued: a wrong type is a ``TypeError``; a ``ValueError`` is raised for a value JSON
+cannot hold exactly (NaN, infinity, a cycle), text that is not valid Unicode (a lone
+surrogate), an event type that cannot be routed (over 255 UTF-8 bytes, or holding a
+control character), and an event whose body (data, metadata and the call's identity)
+would be larger than ``EVENTLOG_MAX_EVENT_BYTES``. The caller's dicts are encoded,
+never kept or mutated. The event is a span that ends at once, so it is exported
+without waiting for the surrounding call to finish; its payload travels in the
+package's own record on the span, so OpenTelemetry span limits never cut it.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from typing import Any
 from opentelemetry import trace
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import CallIdentity, current_call, new_call
+from eventlog_instrument.calls import CallIdentity, current_call, new_call, start_call_span
 from eventlog_instrument.instrumentor import EventLogInstrumentor
-from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
+from eventlog_instrument.settings import DEFAULT_SERVICE_NAME, SETTINGS_BY_NAME
 
 _logger = logging.getLogger(__name__)
 _tracer = trace.get_tracer("eventlog_instrument.events")
@@ -46,25 +50,97 @@ def record_event(
     event_data: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     tracer: trace.Tracer | None = None,
+    max_event_bytes: int | None = None,
 ) -> None:
     """Check the arguments, then end a manual event span for the call ``call()`` returns.
 
     ``call`` is only asked once the arguments passed their checks; when it returns
-    ``None`` the event is a standalone call of its own.
+    ``None`` the event is a standalone call of its own. ``max_event_bytes`` defaults to
+    the instrumentor's ``EVENTLOG_MAX_EVENT_BYTES``.
     """
-    if not isinstance(event_type, str) or not event_type:
-        raise TypeError(f"event_type must be a non-empty str, got {event_type!r}")
+    _check_event_type(event_type)
     encoded_data = encode_json_object("event_data", event_data)
     encoded_metadata = encode_json_object("metadata", metadata)
     try:
         identity = call() or _standalone_call(event_type)
-        attributes = identity.attributes()
-        attributes[c.ATTR_EVENT_TYPE] = event_type
-        attributes[c.ATTR_EVENT_DATA] = encoded_data
-        attributes[c.ATTR_METADATA] = encoded_metadata
-        (tracer or _tracer).start_span(event_type, attributes=attributes).end()
     except Exception:
         _logger.exception("eventlog_instrument could not record event %r", event_type)
+        return
+    limit = max_event_bytes or _max_event_bytes()
+    size = _body_size_bound(identity, event_type, encoded_data, encoded_metadata)
+    if size > limit:
+        raise ValueError(
+            f"event {event_type!r} would be about {size:,} bytes of JSON, over "
+            f"EVENTLOG_MAX_EVENT_BYTES={limit:,}: send less event_data or metadata"
+        )
+    try:
+        reserved = identity.attributes()
+        reserved[c.ATTR_EVENT_TYPE] = event_type
+        reserved[c.ATTR_EVENT_DATA] = encoded_data
+        reserved[c.ATTR_METADATA] = encoded_metadata
+        start_call_span(tracer or _tracer, event_type, reserved).end()
+    except Exception:
+        _logger.exception("eventlog_instrument could not record event %r", event_type)
+
+
+MAX_EVENT_TYPE_BYTES = 255
+"""An AMQP short string: the longest routing key or header value a broker takes."""
+
+
+def _check_event_type(event_type: object) -> None:
+    if not isinstance(event_type, str) or not event_type:
+        raise TypeError(f"event_type must be a non-empty str, got {event_type!r}")
+    if not event_type.isprintable():
+        raise ValueError(
+            f"event_type {event_type!r} holds a control or unprintable character; "
+            "accepted: printable text"
+        )
+    size = len(_utf8("event_type", event_type))
+    if size > MAX_EVENT_TYPE_BYTES:
+        raise ValueError(
+            f"event_type is {size} bytes of UTF-8; accepted: at most {MAX_EVENT_TYPE_BYTES}"
+        )
+
+
+def _utf8(name: str, text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{name} holds text that is not valid Unicode ({error.object[error.start]!r}, "
+            "a lone surrogate, at character " + str(error.start) + " of its JSON); "
+            "accepted: text that UTF-8 can encode"
+        ) from None
+
+
+_ENVELOPE_OVERHEAD = 160
+"""Bytes of an envelope besides its values: key names, quotes, commas, the timestamp."""
+
+
+def _body_size_bound(
+    identity: CallIdentity, event_type: str, encoded_data: str, encoded_metadata: str
+) -> int:
+    """At least the size of the event's JSON body: metadata replaces identity keys at
+    most, so counting both never undercounts."""
+    identity_text = json.dumps(
+        [identity.service_name, identity.entrypoint_protocol, identity.entrypoint_name,
+         identity.call_id, identity.call_stack, event_type],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return (
+        _ENVELOPE_OVERHEAD
+        + len(identity_text.encode("utf-8", "surrogatepass"))
+        + len(_utf8("event_data", encoded_data))
+        + len(_utf8("metadata", encoded_metadata))
+    )
+
+
+_DEFAULT_MAX_EVENT_BYTES = int(SETTINGS_BY_NAME["max_event_bytes"].default)
+
+
+def _max_event_bytes() -> int:
+    settings = EventLogInstrumentor().settings
+    return settings.max_event_bytes if settings is not None else _DEFAULT_MAX_EVENT_BYTES
 
 
 def encode_json_object(name: str, value: dict[str, Any] | None) -> str:

@@ -56,7 +56,7 @@ def test_exact_envelopes_for_200_404_405_500_and_a_stream(shop):
 
     events = envelopes(queue, 6)
     assert_golden(fired(events, "get_order"), "flask/ok")
-    assert_golden(fired(events, "/missing"), "flask/not_found")
+    assert_golden(fired(events, "unmatched"), "flask/not_found")
     assert_golden(fired(events, "only_post"), "flask/method_not_allowed")
     assert_golden(fired(events, "boom"), "flask/error")
     assert_golden(fired(events, "stream"), "flask/stream")
@@ -102,7 +102,7 @@ def test_excluded_url_has_no_event(shop):
     assert queue.rest(0.5) == []
 
 
-def test_failure_before_the_url_is_matched_is_still_one_event_named_by_the_path(pipeline):
+def test_failure_before_the_url_is_matched_is_still_one_event_named_unmatched(pipeline):
     import flask
     from flask.sessions import SecureCookieSessionInterface
     from opentelemetry import trace
@@ -126,7 +126,7 @@ def test_failure_before_the_url_is_matched_is_still_one_event_named_by_the_path(
     response.close()
     assert response.status_code == 500
     [event] = memory.wait_for(1)
-    assert (event["entrypoint_name"], event["call_id"]) == ("/orders/1", response.headers["X-Call-Id"])
+    assert (event["entrypoint_name"], event["call_id"]) == ("unmatched", response.headers["X-Call-Id"])
     data = event["data"]
     assert (data["status_code"], data["outcome"], data["error_type"]) == (500, "error", "RuntimeError")
     assert data["error_message"] == "session store down"

@@ -56,13 +56,23 @@ def propagated_context(
     carrier: Mapping[str, Any], fields: Set[str], otherwise: Context | None
 ) -> Context | None:
     """The trace context the global propagator finds in ``carrier``, or ``otherwise``
-    when none of its ``fields`` (:func:`propagation_fields`) came.
+    when none of its ``fields`` (:func:`propagation_fields`) came, or they are malformed.
 
-    Extracting from a carrier without them costs several µs a call for nothing.
+    Extracting from a carrier without them costs several µs a call for nothing. Only
+    text values are offered to the propagator (a task header can hold an int, say), and
+    a propagator that fails on what it is given starts a fresh trace: the headers came
+    from outside, and a malformed one must never cost the call its span.
     """
     if carrier.keys().isdisjoint(fields):
         return otherwise
-    return propagate.extract(carrier)
+    text_fields = {key: carrier[key] for key in fields if type(carrier.get(key)) is str}
+    if not text_fields:
+        return otherwise
+    try:
+        return propagate.extract(text_fields)
+    except Exception:
+        _logger.debug("eventlog_instrument: ignored malformed trace headers", exc_info=True)
+        return otherwise
 
 
 def version_tuple(text: str) -> tuple[int, ...]:

@@ -17,7 +17,11 @@ message header ``eventlog_call_stack`` and the W3C ``traceparent`` beside it, at
 top level of the message headers and in its nested ``headers`` dict (Celery reads
 custom headers from either, depending on version and protocol); the worker reads
 both, so the task's ``call_stack`` extends the publisher's. A retry is published by
-the attempt that failed, so the next attempt's stack extends that attempt's.
+the attempt that failed, so the next attempt's stack extends that attempt's. Headers
+come from whoever published the message: an ``eventlog_call_stack`` that is not a list
+of valid call ids (see :mod:`eventlog_instrument.calls`) starts a fresh stack, and a
+malformed trace header (of the wrong type, say) a fresh trace; the task runs and gets
+its event either way. The task name goes into the call id as a safe name.
 
 Prefork: each pool child builds its own exporter connections and thread after the
 fork, and flushes its pending events when it exits (``worker_max_tasks_per_child``,
@@ -43,7 +47,14 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import current_call, new_call, open_calls
+from eventlog_instrument.calls import (
+    continued_stack,
+    current_call,
+    new_call,
+    open_calls,
+    set_call_data,
+    start_call_span,
+)
 from eventlog_instrument.instrumentors.base import (
     NEW_TRACE,
     BaseInstrumentor,
@@ -138,19 +149,18 @@ class CeleryInstrumentor(BaseInstrumentor):
             request = task.request
             fields = propagation_fields()
             carrier = _carrier(request, fields)
-            stack = carrier.get(c.CALL_STACK_TASK_HEADER) or ()
-            parent_stack = tuple(str(call_id) for call_id in stack) if isinstance(
-                stack, (list, tuple)
-            ) else ()
+            parent_stack = continued_stack(carrier.get(c.CALL_STACK_TASK_HEADER))
             call = new_call(self._service_name(task), c.CELERY_PROTOCOL, task.name, parent_stack)
-            attributes = call.attributes()
-            attributes[_DATA + "task_id"] = task_id
-            attributes[_DATA + "retries"] = int(request.retries or 0)
-            span = self._tracer.start_span(
+            reserved = call.attributes()
+            reserved[_DATA + "task_id"] = task_id
+            retries = request.retries
+            reserved[_DATA + "retries"] = retries if type(retries) is int else 0
+            span = start_call_span(
+                self._tracer,
                 task.name,
+                reserved,
                 context=propagated_context(carrier, fields, NEW_TRACE),
                 kind=SpanKind.CONSUMER,
-                attributes=attributes,
             )
             token = context.attach(trace.set_span_in_context(span))
             self._runs[task_id] = (span, token)
@@ -162,8 +172,8 @@ class CeleryInstrumentor(BaseInstrumentor):
         run = self._runs.get(getattr(request, "id", None) or "")
         if run is not None:
             span = run[0]
-            span.set_attribute(_DATA + "outcome", "retry")
-            span.set_attribute(_DATA + "retry_reason", str(reason))
+            set_call_data(span, "outcome", "retry")
+            set_call_data(span, "retry_reason", str(reason))
 
     def _task_failure(
         self, task_id: str = "", exception: BaseException | None = None, sender: Any = None,
@@ -175,8 +185,8 @@ class CeleryInstrumentor(BaseInstrumentor):
         try:
             span = run[0]
             if isinstance(exception, tuple(getattr(sender, "throws", ()) or ())):
-                span.set_attribute(_DATA + "expected_error_type", type(exception).__name__)
-                span.set_attribute(_DATA + "expected_error_message", str(exception))
+                set_call_data(span, "expected_error_type", type(exception).__name__)
+                set_call_data(span, "expected_error_message", str(exception))
                 return
             span.record_exception(exception)
             span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
@@ -190,7 +200,7 @@ class CeleryInstrumentor(BaseInstrumentor):
         span, token = run
         try:
             if state is not None:
-                span.set_attribute(_DATA + "state", str(state))
+                set_call_data(span, "state", str(state))
             context.detach(token)  # type: ignore[arg-type]
             span.end()
         except Exception:

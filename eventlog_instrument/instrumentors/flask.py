@@ -4,10 +4,15 @@ Apps created before ``instrument()`` are covered too: the hooks are on Flask's c
 
 Envelope: ``service_name`` the configured service name (``EVENTLOG_SERVICE_NAME``), or
 the app's import name when none is configured; ``entrypoint_protocol`` ``"Flask"``;
-``entrypoint_name`` the endpoint (view) name; for a 404 the request path, for a 405 the
-endpoint of the route whose methods did not match. ``data`` holds ``method``, ``route``
-(the rule, e.g. ``/orders/<int:order_id>``; absent for a 404; the path itself is left
-out, since it may carry identifiers), ``status_code``, ``duration_ms``, ``outcome`` (an
+``entrypoint_name`` the endpoint (view) name; for a 405 the endpoint of the route whose
+methods did not match; for a request that matched no endpoint (a 404, a redirect, a
+failure before Flask matched the URL) the fixed name ``"unmatched"``. Request text never
+names a call: the path is left out everywhere, since it may carry identifiers and
+tokens. ``call_id`` is ``<service>.<entrypoint_name>.<uuid4>`` with both names reduced
+to safe names (ASCII letters, digits, ``_``, ``.`` and ``-``, any other character
+replaced by ``_``, at most 100 characters), so it is always a valid header value.
+``data`` holds ``method``, ``route`` (the rule, e.g. ``/orders/<int:order_id>``; absent
+when unmatched), ``status_code``, ``duration_ms``, ``outcome`` (an
 error for a 5xx or an unhandled exception), ``error_type`` and ``error_message``,
 ``trace_id``, ``span_id``, and, when ``EVENTLOG_CAPTURE_REQUEST_HEADERS`` names some,
 ``request_headers`` as ``"Name: value"`` strings, scrubbed by
@@ -22,9 +27,13 @@ when Flask handles the error.
 
 Propagation: an incoming ``X-Call-Stack`` header (call ids, outermost first, comma
 separated) is continued, and so is the trace (a W3C ``traceparent``, or the headers of
-the configured propagator); a malformed one starts a fresh stack. The response
-carries the request's call id in ``X-Call-Id``. A streamed response ends its span when
-its last chunk has been sent.
+the configured propagator); a malformed one (a call id that is not printable ASCII
+without spaces, or over 256 characters) starts a fresh stack, and of a valid one the
+newest ids within 2,048 bytes are kept. A malformed trace header starts a fresh trace.
+The response carries the request's call id in ``X-Call-Id`` (turned off by
+``EVENTLOG_CALL_ID_RESPONSE_HEADER=false``); nothing else is added to the response, and
+its status, headers and body are the application's. A streamed response ends its
+span when its last chunk has been sent.
 
 ``EVENTLOG_FLASK_EXCLUDED_URLS`` (regular expressions searched in the path) names
 requests that get no span at all: health checks, say.
@@ -32,7 +41,6 @@ requests that get no span at all: health checks, say.
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -46,17 +54,26 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import new_call, open_calls, parse_call_stack
+from eventlog_instrument.calls import (
+    new_call,
+    open_calls,
+    parse_call_stack,
+    set_call_data,
+    start_call_span,
+)
 from eventlog_instrument.instrumentors.base import (
     BaseInstrumentor,
     propagated_context,
     propagation_fields,
 )
+from eventlog_instrument.instrumentors.wsgi_headers import captured_headers, propagation_headers
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
 _logger = logging.getLogger(__name__)
 _STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_")
 _DATA = c.ATTR_DATA_PREFIX
+UNMATCHED_ENTRYPOINT = "unmatched"
+"""``entrypoint_name`` of a request that matched no endpoint: its path is never a name."""
 
 
 class _Request:
@@ -167,23 +184,24 @@ class FlaskInstrumentor(BaseInstrumentor):
             service_name = app.name
         parent_stack = parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
         call = new_call(service_name, c.FLASK_PROTOCOL, entrypoint, parent_stack)
-        attributes = call.attributes()
+        reserved = call.attributes()
         method = environ.get("REQUEST_METHOD", "GET")
-        attributes[_DATA + "method"] = method
+        reserved[_DATA + "method"] = method
         headers = self.settings.capture_request_headers
         if headers:
-            attributes[_DATA + "request_headers"] = _captured_headers(
+            reserved[_DATA + "request_headers"] = captured_headers(
                 environ, headers, self.settings.scrub_denylist
             )
         if route is not None:
-            attributes[_DATA + "route"] = route
+            reserved[_DATA + "route"] = route
         fields = propagation_fields()
-        parent = propagated_context(_propagation_headers(environ, fields), fields, None)
-        span = self._tracer.start_span(
+        parent = propagated_context(propagation_headers(environ, fields), fields, None)
+        span = start_call_span(
+            self._tracer,
             f"{method} {route or entrypoint}",
+            reserved,
             context=parent,
             kind=SpanKind.SERVER,
-            attributes=attributes,
             start_time=request.start_time,
         )
         request.span = span
@@ -193,19 +211,20 @@ class FlaskInstrumentor(BaseInstrumentor):
         return span
 
     def _span_of(self, request: _Request, app: Any, make_current: bool = True) -> Span:
-        """The request's span; one named by the path when Flask failed before matching."""
+        """The request's span; an unmatched one when Flask failed before matching."""
         if request.span is not None:
             return request.span
-        path = request.environ.get("PATH_INFO", "")
-        return self._start_span(request, app, path, None, make_current)
+        return self._start_span(request, app, UNMATCHED_ENTRYPOINT, None, make_current)
 
     def _on_status(self, request: _Request, app: Any, status: str, headers: list[Any]) -> None:
         span = self._span_of(request, app)
         code = int(status.split(" ", 1)[0])
-        span.set_attribute(_DATA + "status_code", code)
+        set_call_data(span, "status_code", code)
         if code >= 500:
             span.set_status(Status(StatusCode.ERROR, status))
-        headers.append((c.CALL_ID_HTTP_HEADER, request.call_id))
+        assert self.settings is not None
+        if self.settings.call_id_response_header:
+            headers.append((c.CALL_ID_HTTP_HEADER, request.call_id))
 
     def _end(self, request: _Request, app: Any, error: BaseException | None = None) -> None:
         try:
@@ -231,44 +250,17 @@ def _bind_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> t
 
 
 def _unmatched(app: Any, flask_request: Any) -> tuple[str, str | None]:
-    """404: the path, no route; 405: the endpoint and rule whose methods did not match."""
+    """405: the endpoint and rule whose methods did not match; else the fixed
+    :data:`UNMATCHED_ENTRYPOINT` and no route."""
     valid_methods = getattr(flask_request.routing_exception, "valid_methods", None)
     if valid_methods:
-        adapter = app.url_map.bind_to_environ(flask_request.environ)
-        rule, _ = adapter.match(method=next(iter(valid_methods)), return_rule=True)
-        return str(rule.endpoint), str(rule.rule)
-    return str(flask_request.path), None
-
-
-def _captured_headers(
-    environ: dict[str, Any], names: tuple[str, ...], denylist: tuple[str, ...]
-) -> tuple[str, ...]:
-    captured = []
-    for name in names:
-        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
-        if value is None:
-            continue
-        lowered = name.lower()
-        if any(fragment.lower() in lowered for fragment in denylist):
-            value = "***"
-        captured.append(f"{name}: {value}")
-    return tuple(captured)
-
-
-def _propagation_headers(environ: dict[str, Any], fields: frozenset[str]) -> dict[str, str]:
-    """The request headers the propagator reads (``traceparent``, ``b3``, ...), by their
-    header names: WSGI has them as ``HTTP_*`` keys."""
-    headers = {}
-    for field, key in _environ_keys(fields):
-        value = environ.get(key)
-        if value is not None:
-            headers[field] = value
-    return headers
-
-
-@functools.lru_cache(maxsize=8)
-def _environ_keys(fields: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    return tuple((field, "HTTP_" + field.upper().replace("-", "_")) for field in fields)
+        try:
+            adapter = app.url_map.bind_to_environ(flask_request.environ)
+            rule, _ = adapter.match(method=next(iter(valid_methods)), return_rule=True)
+            return str(rule.endpoint), str(rule.rule)
+        except Exception:  # the URL matches nothing after all: a redirect, say
+            pass
+    return UNMATCHED_ENTRYPOINT, None
 
 
 class _EndsSpanOnClose:

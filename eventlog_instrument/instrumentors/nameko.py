@@ -13,7 +13,10 @@ exception in the entrypoint's ``expected_exceptions`` is not an error: the outco
 What is captured:
 
 * ``EVENTLOG_NAMEKO_ENTRYPOINT_TYPES``: entrypoint class names to capture (all when
-  empty); ``EVENTLOG_ENTRYPOINTS_TO_EXCLUDE``: method names never captured;
+  empty), matched against the entrypoint's class and its bases, as ``isinstance``
+  would: naming ``HttpRequestHandler`` captures a gateway's own
+  ``HttpEntrypoint(HttpRequestHandler)`` too; ``EVENTLOG_ENTRYPOINTS_TO_EXCLUDE``:
+  method names never captured;
 * the service's Nameko config section ``EVENTLOG_DISPATCHER`` (nameko-eventlog-
   dispatcher's): ``auto_capture: false`` turns capture off for that service,
   ``entrypoints_to_exclude`` adds method names, ``event_type`` is the AMQP routing key
@@ -51,7 +54,13 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import CallIdentity, current_call, open_calls
+from eventlog_instrument.calls import (
+    CallIdentity,
+    current_call,
+    open_calls,
+    set_call_data,
+    start_call_span,
+)
 from eventlog_instrument.instrumentors.base import (
     NEW_TRACE,
     BaseInstrumentor,
@@ -157,15 +166,16 @@ class NamekoInstrumentor(BaseInstrumentor):
             tuple(worker_ctx.call_id_stack),
             config.get("event_type") or None,
         )
-        attributes = call.attributes()
+        reserved = call.attributes()
         if not self._captures(container, entrypoint, config):
-            attributes[c.ATTR_AUTO_CAPTURE] = False
+            reserved[c.ATTR_AUTO_CAPTURE] = False
         fields = propagation_fields()
-        span = self._tracer.start_span(
+        span = start_call_span(
+            self._tracer,
             f"{call.service_name}.{call.entrypoint_name}",
+            reserved,
             context=propagated_context(worker_ctx.data, fields, NEW_TRACE),
             kind=SpanKind.SERVER,
-            attributes=attributes,
         )
         propagate.inject(worker_ctx.data, context=trace.set_span_in_context(span))
         self._spans[worker_ctx] = span
@@ -186,7 +196,7 @@ class NamekoInstrumentor(BaseInstrumentor):
         if any(_is_drop_in_dispatcher(dependency) for dependency in container.dependencies):
             return False
         types = settings.nameko_entrypoint_types
-        if types and type(entrypoint).__name__ not in types:
+        if types and not any(cls.__name__ in types for cls in type(entrypoint).__mro__):
             return False
         excluded = (*settings.entrypoints_to_exclude, *(config.get("entrypoints_to_exclude") or ()))
         return entrypoint.method_name not in excluded
@@ -201,8 +211,8 @@ def nameko_config(container: Any) -> Any:
 
 def _record_outcome(span: Span, worker_ctx: Any, error: BaseException) -> None:
     if isinstance(error, worker_ctx.entrypoint.expected_exceptions):
-        span.set_attribute(c.ATTR_DATA_PREFIX + "expected_error_type", type(error).__name__)
-        span.set_attribute(c.ATTR_DATA_PREFIX + "expected_error_message", str(error))
+        set_call_data(span, "expected_error_type", type(error).__name__)
+        set_call_data(span, "expected_error_message", str(error))
         return
     span.record_exception(error)
     span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
