@@ -35,8 +35,8 @@ MAX_DEPTH = 100
 _INT64 = 2**63
 _INT_DIGITS_PRINTED = 4300
 """Python's default limit of int-to-text conversion (``sys.get_int_max_str_digits``)."""
-_TEXT_REFINEMENTS = 4
-"""Tries to shorten a text to a byte size before it is emptied instead."""
+_PREFIX_REFINEMENTS = 4
+"""Tries to shorten a text or list to a byte size before it is emptied instead."""
 
 
 class ValueRules:
@@ -201,11 +201,11 @@ def cut_to_fit(
 ) -> bool:
     """Cut the largest metadata and ``data`` values of ``envelope`` until it fits ``bound``.
 
-    ``size`` is the bytes of its JSON now. Texts are shortened, other values replaced
-    by ``null``; each one cut is named in ``truncated`` (which is, or becomes,
-    ``data._truncated``). Every value is visited at most once, largest first, so the
-    work is bounded. Returns ``False``, having cut nothing, when the identity and the
-    keys alone are over ``bound``.
+    ``size`` is the bytes of its JSON now. Texts and lists are shortened (a list keeps
+    its first items), other values replaced by ``null``; each one cut is named in
+    ``truncated`` (which is, or becomes, ``data._truncated``). Every value is visited
+    at most once, largest first, so the work is bounded. Returns whether it fits now;
+    when the identity and the keys alone are over ``bound``, nothing is cut.
     """
     data = envelope["data"]
     candidates = [(envelope, key, key) for key in metadata_keys]
@@ -226,22 +226,22 @@ def cut_to_fit(
         data[TRUNCATED_KEY] = truncated
         value = holder[key]
         target = value_size - (total - bound)
-        shorter = _shortened(value, target, value_size) if isinstance(value, str) else None
+        shorter = _shortened(value, target, value_size) if isinstance(value, (str, list)) else None
         holder[key] = shorter
         total -= value_size - json_size(shorter)
     return total <= bound
 
 
-def _shortened(text: str, target: int, size: int) -> str:
-    """The longest prefix of ``text`` found whose JSON is at most ``target`` bytes.
+def _shortened(value: str | list[Any], target: int, size: int) -> Any:
+    """A long prefix of ``value`` (a text or list) whose JSON is at most ``target`` bytes.
 
-    Characters differ in their JSON size (escapes, UTF-8), so the prefix is guessed in
-    proportion and refined a few times; failing that, the text is emptied.
+    Characters (escapes, UTF-8) and items differ in their JSON size, so the prefix is
+    guessed in proportion and refined a few times; failing that, it is emptied.
     """
-    keep = len(text)
-    for _ in range(_TEXT_REFINEMENTS):
+    keep = len(value)
+    for _ in range(_PREFIX_REFINEMENTS):
         if size <= target:
-            return text[:keep]
+            return value[:keep]
         keep = max(0, keep * max(0, target - 2) // max(size, 1) - 1)
-        size = json_size(text[:keep])
-    return text[:keep] if size <= target else ""
+        size = json_size(value[:keep])
+    return value[:keep] if size <= target else value[:0]
