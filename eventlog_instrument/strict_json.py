@@ -9,8 +9,8 @@ The rules for any value OpenTelemetry accepts as an attribute (see
   as ``\\xNN`` (Python's ``backslashreplace``), then cut like any text;
 * a float that JSON cannot hold becomes the text ``"nan"``, ``"inf"`` or ``"-inf"``;
 * an int outside the signed 64-bit range (what OpenTelemetry's protocol and most JSON
-  readers hold exactly) becomes its decimal text, or ``0x`` hexadecimal text beyond
-  the 4,300 digits Python prints;
+  readers hold exactly) becomes its decimal text, or ``0x`` hexadecimal text past
+  about 4,300 digits (Python's own limit of int-to-text conversion);
 * a sequence becomes a list, a mapping an object whose keys are texts (``str()`` of
   any other key); nesting deeper than 100 levels, and the part of a sequence or
   mapping past ``EVENTLOG_MAX_EVENT_BYTES``, are left out;
@@ -33,8 +33,10 @@ from typing import Any
 TRUNCATED_KEY = "_truncated"
 MAX_DEPTH = 100
 _INT64 = 2**63
-_INT_DIGITS_PRINTED = 4300
-"""Python's default limit of int-to-text conversion (``sys.get_int_max_str_digits``)."""
+_INT_BITS_PRINTED = 14_284
+"""Bits of the largest ints that have at most 4,300 decimal digits, Python's default
+limit of int-to-text conversion (``sys.get_int_max_str_digits``): beyond it, decimal
+text would take time quadratic in the digits where the limit is lifted."""
 _PREFIX_REFINEMENTS = 4
 """Tries to shorten a text or list to a byte size before it is emptied instead."""
 
@@ -95,8 +97,8 @@ class ValueRules:
         if isinstance(value, float):
             self._size += 24
             return value if math.isfinite(value) else str(value)
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            return self._bytes(bytes(value))
+        if isinstance(value, (bytes, bytearray)):
+            return self._bytes(value)
         if depth >= MAX_DEPTH:
             self._cut = True
             return None
@@ -113,12 +115,12 @@ class ValueRules:
         self._size += len(text) + 2
         return text
 
-    def _bytes(self, value: bytes) -> str:
+    def _bytes(self, value: bytes | bytearray) -> str:
         most = self.limit * 4  # no character takes more than 4 bytes, nor "\xNN" 4 characters
         if len(value) > most:
             self._cut = True
             value = value[:most]
-        return self._text(value.decode("utf-8", "backslashreplace"))
+        return self._text(bytes(value).decode("utf-8", "backslashreplace"))
 
     def _sequence(self, value: tuple[Any, ...] | list[Any], depth: int) -> list[Any]:
         items = []
@@ -143,9 +145,9 @@ class ValueRules:
 
 
 def _int_text(value: int) -> str:
-    if value.bit_length() > _INT_DIGITS_PRINTED * 3:
+    if value.bit_length() > _INT_BITS_PRINTED:
         return hex(value)
-    try:
+    try:  # the application may have lowered Python's limit
         return str(value)
     except ValueError:
         return hex(value)
