@@ -18,12 +18,22 @@ Three kinds of span become events:
 (from the span's recorded exception, else its status), ``trace_id`` and ``span_id``
 (hex, as OpenTelemetry backends show them, to find the span of an event), plus every
 ``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``.
+
+Every body is strict JSON (never ``NaN`` or ``Infinity``) in valid UTF-8, a lone
+surrogate in a text replaced by U+FFFD; an event that cannot be encoded so is a
+``ValueError`` (the pipeline counts it dropped as invalid). In an auto-captured event,
+values follow :mod:`eventlog_instrument.strict_json` (each text at most
+``EVENTLOG_MAX_VALUE_LENGTH`` at any depth, ``bytes`` as text, non-finite floats as
+``"nan"``/``"inf"``/``"-inf"``), the free text the package captured is scrubbed of
+credentials (:mod:`eventlog_instrument.scrubbing`), and an event over
+``EVENTLOG_MAX_EVENT_BYTES`` has its largest metadata and ``data`` values cut until it
+fits; each cut value is named in ``data._truncated``. An event whose identity alone is
+over the bound, or a manual event over it, is left whole for the pipeline to drop.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -34,6 +44,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import reserved_record
+from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, scrubber_for
+from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit, encoded
+from eventlog_instrument.strict_json import envelope_json as envelope_json
 
 if TYPE_CHECKING:
     from eventlog_instrument.settings import Settings
@@ -158,28 +171,10 @@ def format_timestamp(time_ns: int, precision: str = "seconds") -> str:
 _UTC_OFFSET = "+00:00"
 _last_second: tuple[int | None, str] = (None, "")
 """The last second formatted: events come in bursts from the same second."""
-_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-"""Envelopes hold no cycles: attributes are flat, manual data was checked on dispatch."""
-_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
-_encode_chunks = (
-    _C_ENCODER(None, _JSON_ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
-               False, False, True)
-    if _C_ENCODER is not None
-    else None
-)
-"""``_JSON_ENCODER``'s C encoder, made once: ``encode()`` makes a new one per envelope,
-a fifth of the JSON's cost. ``None`` where the interpreter has no C accelerator."""
-
-
-def envelope_json(envelope: dict[str, Any]) -> str:
-    """The envelope as compact JSON, non-ASCII characters kept as they are."""
-    if _encode_chunks is None:
-        return _JSON_ENCODER.encode(envelope)
-    return "".join(_encode_chunks(envelope, 0))
-
-
 DEFAULT_MAX_VALUE_LENGTH = 4096
-TRUNCATED_KEY = "_truncated"
+DEFAULT_MAX_EVENT_BYTES = 1_000_000
+_FREE_TEXT_DATA = frozenset(("expected_error_message", "retry_reason", "request_headers"))
+"""``data`` keys whose text the package captured from the call, scrubbed of credentials."""
 
 
 def build_event(
@@ -188,8 +183,13 @@ def build_event(
     precision: str = "seconds",
     default_service_name: str | None = None,
     max_value_length: int = DEFAULT_MAX_VALUE_LENGTH,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    scrubber: Scrubber = DEFAULT_SCRUBBER,
 ) -> Event | None:
-    """The event a finished span stands for, or ``None`` when the span is not an event."""
+    """The event a finished span stands for, or ``None`` when the span is not an event.
+
+    Raises ``ValueError`` when the envelope cannot be encoded as strict JSON.
+    """
     attributes: Mapping[str, Any] = span.attributes
     call_id = attributes.get(c.ATTR_CALL_ID)
     if call_id is not None:
@@ -216,7 +216,7 @@ def build_event(
         return None
     if manual_event_type is None:
         event_type = c.ENTRYPOINT_FIRED
-        metadata, data = auto_captured(span, max_value_length)
+        metadata, data = auto_captured(span, max_value_length, max_event_bytes, scrubber)
     else:
         event_type = str(manual_event_type)
         metadata = json.loads(attributes.get(c.ATTR_METADATA, "{}"))
@@ -229,7 +229,17 @@ def build_event(
     envelope[c.TIMESTAMP] = format_timestamp(span.start_time, precision)
     envelope[c.EVENT_TYPE] = event_type
     envelope[c.DATA] = data
-    body = envelope_json(envelope).encode("utf-8")
+    try:
+        envelope, body = encoded(envelope)
+        if len(body) > max_event_bytes and manual_event_type is None:
+            keys = [key for key in metadata if key not in c.PROTECTED_KEYS]
+            truncated = envelope[c.DATA].get(TRUNCATED_KEY, [])
+            if cut_to_fit(envelope, keys, len(body), max_event_bytes, truncated):
+                envelope, body = encoded(envelope)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"the {event_type} event of {service_name} is not strict JSON: {error}"
+        ) from error
     return Event(
         service_name=service_name,
         call_id=call_stack[-1],
@@ -242,31 +252,42 @@ def build_event(
 
 
 def build_event_for(span: SpanRecord, settings: Settings) -> Event | None:
-    """:func:`build_event` with the timestamp precision, default service name and value
-    length limit of ``settings``."""
+    """:func:`build_event` with the timestamp precision, default service name, size
+    limits and scrub patterns of ``settings``."""
     return build_event(
         span,
         precision=settings.timestamp_precision,
         default_service_name=settings.service_name,
         max_value_length=settings.max_value_length,
+        max_event_bytes=settings.max_event_bytes,
+        scrubber=scrubber_for(settings.scrub_patterns),
     )
 
 
-def auto_captured(span: SpanRecord, limit: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def auto_captured(
+    span: SpanRecord,
+    limit: int,
+    budget: int = DEFAULT_MAX_EVENT_BYTES,
+    scrubber: Scrubber = DEFAULT_SCRUBBER,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metadata and ``data`` of an auto-captured event, JSON-ready.
 
     Metadata is every span attribute set by user code (everything outside
     ``eventlog.``). ``data`` is the duration, outcome, error, ids and every
-    ``eventlog.data.<key>`` attribute. Texts longer than ``limit`` are cut, and the
-    names of the cut values listed in ``data._truncated``.
+    ``eventlog.data.<key>`` attribute. Values follow the rules of
+    :mod:`eventlog_instrument.strict_json` (texts cut at ``limit``, a sequence's walk
+    stopped past ``budget``), captured free text is scrubbed, and the names of the cut
+    values are listed in ``data._truncated``. Plain short texts and ints, nearly every
+    value, are taken as they are.
     """
-    truncated: list[str] = []
+    rules = ValueRules(limit, budget)
+    scrub = scrubber.scrub
     data: dict[str, Any] = {"duration_ms": round((span.end_time - span.start_time) / 1_000_000, 3)}
     data["outcome"] = "error" if span.failed else "ok"
     if span.failed:
         error_type, error_message = span.error
-        data["error_type"] = error_type
-        data["error_message"] = _clipped(error_message, limit, "data.error_message", truncated)
+        data["error_type"] = rules.ready(error_type, "data.error_type")
+        data["error_message"] = rules.free_text(error_message, "data.error_message", scrub)
     if span.span_id:
         data["trace_id"] = format(span.trace_id, "032x")
         data["span_id"] = format(span.span_id, "016x")
@@ -276,38 +297,22 @@ def auto_captured(span: SpanRecord, limit: int) -> tuple[dict[str, Any], dict[st
     for key, value in span.attributes.items():
         if not key.startswith(reserved):
             if type(value) is not str or len(value) > limit:
-                value = _clipped(value, limit, key, truncated)
+                value = rules.ready(value, key)
             metadata[key] = value
         elif key.startswith(data_prefix):
             name = key[prefix_length:]
-            if type(value) is not str or len(value) > limit:
-                value = _clipped(value, limit, "data." + name, truncated)
+            if name in _FREE_TEXT_DATA:
+                value = rules.free_text(value, "data." + name, scrub)
+            elif type(value) is not str or len(value) > limit:
+                value = rules.ready(value, "data." + name)
             data[name] = value
-    if truncated:
-        data[TRUNCATED_KEY] = truncated
+    if rules.truncated:
+        data[TRUNCATED_KEY] = rules.truncated
     return metadata, data
 
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _clipped(value: Any, limit: int, name: str, truncated: list[str]) -> Any:
-    """``value`` made JSON-ready (no tuples, no NaN) with texts cut at ``limit``."""
-    if isinstance(value, str):
-        if len(value) > limit:
-            truncated.append(name)
-            return value[:limit]
-        return value
-    if isinstance(value, (tuple, list)):
-        cut: list[str] = []
-        items = [_clipped(item, limit, name, cut) for item in value]
-        if cut:
-            truncated.append(name)
-        return items
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
 
 
 def _foreign_identity(span: SpanRecord, default_service_name: str | None) -> dict[str, Any]:

@@ -1,0 +1,249 @@
+"""How an event becomes strict JSON: its captured values' rules, encoding, cutting to size.
+
+The rules for any value OpenTelemetry accepts as an attribute (see
+:mod:`eventlog_instrument.envelope` for the whole list of guarantees):
+
+* a text longer than ``EVENTLOG_MAX_VALUE_LENGTH`` characters is cut to it, at any
+  depth of a sequence or mapping;
+* ``bytes`` become text: decoded as UTF-8, each byte that is not part of UTF-8 written
+  as ``\\xNN`` (Python's ``backslashreplace``), then cut like any text;
+* a float that JSON cannot hold becomes the text ``"nan"``, ``"inf"`` or ``"-inf"``;
+* an int outside the signed 64-bit range (what OpenTelemetry's protocol and most JSON
+  readers hold exactly) becomes its decimal text, or ``0x`` hexadecimal text past
+  about 4,300 digits (Python's own limit of int-to-text conversion);
+* a sequence becomes a list, a mapping an object whose keys are texts (``str()`` of
+  any other key); nesting deeper than 100 levels, and the part of a sequence or
+  mapping past ``EVENTLOG_MAX_EVENT_BYTES``, are left out;
+* anything else becomes its ``str()``.
+
+Each value that lost something is named in ``data._truncated``.
+
+The envelope is then encoded as compact JSON with ``allow_nan=False``, the last check
+that nothing a strict JSON reader refuses goes out, and a text holding a lone UTF-16
+surrogate (legal in a Python ``str``, not in UTF-8) has it replaced by U+FFFD.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+TRUNCATED_KEY = "_truncated"
+MAX_DEPTH = 100
+_INT64 = 2**63
+_INT_BITS_PRINTED = 14_284
+"""Bits of the largest ints that have at most 4,300 decimal digits, Python's default
+limit of int-to-text conversion (``sys.get_int_max_str_digits``): beyond it, decimal
+text would take time quadratic in the digits where the limit is lifted."""
+_PREFIX_REFINEMENTS = 4
+"""Tries to shorten a text or list to a byte size before it is emptied instead."""
+
+
+class ValueRules:
+    """Makes one event's captured values JSON-ready, collecting the names of cut ones."""
+
+    def __init__(self, limit: int, budget: int) -> None:
+        self.limit = limit
+        self.budget = budget
+        """Most characters one value may hold in all: a walk stops there."""
+        self.truncated: list[str] = []
+        self._cut = False
+        self._size = 0
+
+    def ready(self, value: Any, name: str) -> Any:
+        """``value`` made JSON-ready under the module's rules; ``name`` listed if it was cut."""
+        if type(value) is int and -_INT64 <= value < _INT64:
+            return value
+        self._cut = False
+        self._size = 0
+        result = self._ready(value, 0)
+        if self._cut:
+            self.truncated.append(name)
+        return result
+
+    def free_text(self, value: Any, name: str, scrub: Callable[[str], str]) -> Any:
+        """A text the package captured (or a sequence of them), scrubbed, then made ready.
+
+        The text is cut a little past the limit before it is scrubbed, so that a long
+        text costs little and a credential across the limit is still recognised.
+        """
+        seen = self.limit + 1024
+        if isinstance(value, str):
+            scrubbed: Any = scrub(value[:seen])
+            cut = len(value) > seen
+        elif isinstance(value, (tuple, list)):
+            scrubbed = [scrub(item[:seen]) if isinstance(item, str) else item for item in value]
+            cut = any(isinstance(item, str) and len(item) > seen for item in value)
+        else:
+            return self.ready(value, name)
+        ready = self.ready(scrubbed, name)
+        if cut and name not in self.truncated:
+            self.truncated.append(name)
+        return ready
+
+    def _ready(self, value: Any, depth: int) -> Any:
+        if isinstance(value, str):
+            return self._text(value)
+        if value is None or isinstance(value, bool):
+            self._size += 5
+            return value
+        if isinstance(value, int):
+            if -_INT64 <= value < _INT64:
+                self._size += 20
+                return value
+            return self._text(_int_text(value))
+        if isinstance(value, float):
+            self._size += 24
+            return value if math.isfinite(value) else str(value)
+        if isinstance(value, (bytes, bytearray)):
+            return self._bytes(value)
+        if depth >= MAX_DEPTH:
+            self._cut = True
+            return None
+        if isinstance(value, Mapping):
+            return self._mapping(value, depth + 1)
+        if isinstance(value, (tuple, list)):
+            return self._sequence(value, depth + 1)
+        return self._text(str(value))
+
+    def _text(self, text: str) -> str:
+        if len(text) > self.limit:
+            self._cut = True
+            text = text[: self.limit]
+        self._size += len(text) + 2
+        return text
+
+    def _bytes(self, value: bytes | bytearray) -> str:
+        most = self.limit * 4  # no character takes more than 4 bytes, nor "\xNN" 4 characters
+        if len(value) > most:
+            self._cut = True
+            value = value[:most]
+        return self._text(bytes(value).decode("utf-8", "backslashreplace"))
+
+    def _sequence(self, value: tuple[Any, ...] | list[Any], depth: int) -> list[Any]:
+        items = []
+        for item in value:
+            if self._size > self.budget:
+                self._cut = True
+                break
+            items.append(self._ready(item, depth))
+            self._size += 1
+        return items
+
+    def _mapping(self, value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+        result = {}
+        for key, item in value.items():
+            if self._size > self.budget:
+                self._cut = True
+                break
+            text_key = key if isinstance(key, str) else str(key)
+            self._size += len(text_key) + 4
+            result[text_key] = self._ready(item, depth)
+        return result
+
+
+def _int_text(value: int) -> str:
+    if value.bit_length() > _INT_BITS_PRINTED:
+        return hex(value)
+    try:  # the application may have lowered Python's limit
+        return str(value)
+    except ValueError:
+        return hex(value)
+
+
+_JSON_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False
+)
+"""Envelopes hold no cycles: captured values are walked, manual data was checked on dispatch."""
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_encode_chunks = (
+    _C_ENCODER(None, _JSON_ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
+               False, False, False)
+    if _C_ENCODER is not None
+    else None
+)
+"""``_JSON_ENCODER``'s C encoder, made once: ``encode()`` makes a new one per envelope,
+a fifth of the JSON's cost. ``None`` where the interpreter has no C accelerator."""
+
+
+def envelope_json(envelope: Any) -> str:
+    """Strict compact JSON, non-ASCII characters kept as they are.
+
+    Raises ``ValueError`` for a float JSON cannot hold, ``TypeError`` for a value that
+    is not JSON data.
+    """
+    if _encode_chunks is None:
+        return _JSON_ENCODER.encode(envelope)
+    return "".join(_encode_chunks(envelope, 0))
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value``'s JSON in UTF-8 (a lone surrogate counted as the 3 of U+FFFD)."""
+    return len(envelope_json(value).encode("utf-8", "surrogatepass"))
+
+
+def encoded(envelope: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The envelope and its UTF-8 JSON; with surrogates replaced in both if it had any."""
+    text = envelope_json(envelope)
+    try:
+        return envelope, text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return json.loads(text), text.encode("utf-8")
+
+
+def cut_to_fit(
+    envelope: dict[str, Any],
+    metadata_keys: list[str],
+    size: int,
+    bound: int,
+    truncated: list[str],
+) -> bool:
+    """Cut the largest metadata and ``data`` values of ``envelope`` until it fits ``bound``.
+
+    ``size`` is the bytes of its JSON now. Texts and lists are shortened (a list keeps
+    its first items), other values replaced by ``null``; each one cut is named in
+    ``truncated`` (which is, or becomes, ``data._truncated``). Every value is visited
+    at most once, largest first, so the work is bounded. Returns whether it fits now;
+    when the identity and the keys alone are over ``bound``, nothing is cut.
+    """
+    data = envelope["data"]
+    candidates = [(envelope, key, key) for key in metadata_keys]
+    candidates += [(data, key, "data." + key) for key in data if key != TRUNCATED_KEY]
+    sized = sorted(
+        ((json_size(holder[key]), holder, key, name) for holder, key, name in candidates),
+        key=lambda candidate: candidate[0], reverse=True,
+    )
+    if size - sum(value_size - 4 for value_size, *_ in sized) > bound:
+        return False
+    total = size
+    for value_size, holder, key, name in sized:
+        if total <= bound:
+            break
+        if name not in truncated:
+            total += json_size(name) + (1 if truncated else len(TRUNCATED_KEY) + 6)
+            truncated.append(name)
+        data[TRUNCATED_KEY] = truncated
+        value = holder[key]
+        target = value_size - (total - bound)
+        shorter = _shortened(value, target, value_size) if isinstance(value, (str, list)) else None
+        holder[key] = shorter
+        total -= value_size - json_size(shorter)
+    return total <= bound
+
+
+def _shortened(value: str | list[Any], target: int, size: int) -> Any:
+    """A long prefix of ``value`` (a text or list) whose JSON is at most ``target`` bytes.
+
+    Characters (escapes, UTF-8) and items differ in their JSON size, so the prefix is
+    guessed in proportion and refined a few times; failing that, it is emptied.
+    """
+    keep = len(value)
+    for _ in range(_PREFIX_REFINEMENTS):
+        if size <= target:
+            return value[:keep]
+        keep = max(0, keep * max(0, target - 2) // max(size, 1) - 1)
+        size = json_size(value[:keep])
+    return value[:keep] if size <= target else value[:0]
