@@ -30,7 +30,7 @@ HOSTILE_REQUESTS = {
     "crlf-in-path": (b"/x%0d%0aSet-Cookie:%20session=attacker", b""),
     "non-latin-1-path": (b"/%E6%97%A5%E6%9C%AC", b""),
     "raw-utf8-path": ("/日本".encode(), b""),
-    "8k-path": (b"/" + b"a" * 8192, b""),
+    "8k-path": (b"/" + b"z" * 8192, b""),
     "8k-call-stack": (b"/orders/1", b"X-Call-Stack: " + VALID_STACK.encode()[:7900] + b"\r\n"),
     "control-call-stack": (b"/orders/2", b"X-Call-Stack: a\x01b,c\r\n"),
     "latin-1-call-stack": (b"/orders/3", "X-Call-Stack: gw.ø.1\r\n".encode("latin-1")),
@@ -128,7 +128,7 @@ def test_hostile_requests_get_the_uninstrumented_answer_and_one_safe_event(tmp_p
     for event in events:
         assert event["entrypoint_name"] in {"get_order", "unmatched"}
         assert len(json.dumps(event["call_stack"])) < 2200, "the incoming stack is bounded"
-    assert not any(marker in json.dumps(events) for marker in ("attacker", "日本", "%E6", "aaaa"))
+    assert not any(marker in json.dumps(events, ensure_ascii=False) for marker in ("attacker", "日本", "%E6", "zzzz"))
     [ok] = [e for e in events if e["call_stack"][0] == "gw.checkout.1"]
     assert ok["call_stack"] == ["gw.checkout.1", ok["call_id"]]
 
