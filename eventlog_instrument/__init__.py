@@ -17,9 +17,9 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from eventlog_instrument.events import dispatch_event
-    from eventlog_instrument.instrumentor import EventLogInstrumentor
     from eventlog_instrument.nameko_dispatcher import EventLogDispatcher
     from eventlog_instrument.settings import SettingsError
+    from eventlog_instrument.switch import EventLogInstrumentor
 
 __all__ = [
     "EventLogDispatcher",
@@ -31,7 +31,7 @@ __all__ = [
 
 _PUBLIC = {
     "EventLogDispatcher": "eventlog_instrument.nameko_dispatcher",
-    "EventLogInstrumentor": "eventlog_instrument.instrumentor",
+    "EventLogInstrumentor": "eventlog_instrument.switch",
     "SettingsError": "eventlog_instrument.settings",
     "dispatch_event": "eventlog_instrument.events",
 }

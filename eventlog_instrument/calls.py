@@ -22,12 +22,9 @@ Bounding rules, shared by every instrumentor:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import random
 import re
-import time
-from collections import deque
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -35,7 +32,6 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from eventlog_instrument import constants as c
-from eventlog_instrument import realthreads
 
 
 class CallIdentity(NamedTuple):
@@ -225,34 +221,3 @@ def current_call() -> CallIdentity | None:
         tuple(attributes[c.ATTR_CALL_STACK]),
         attributes.get(c.ATTR_ROUTING_KEY),
     )
-
-
-class OpenCalls:
-    """How many instrumented calls have started and not ended, across threads.
-
-    On SIGTERM the start-up hook waits (boundedly) for these before it flushes: a WSGI
-    server ends a request's span when it closes the response, just after the client
-    already has it, so a flush at that moment would miss the request's event. A deque's
-    append and pop are atomic, so counting needs no lock on every request.
-    """
-
-    def __init__(self) -> None:
-        self._open: deque[None] = deque()
-
-    def started(self) -> None:
-        self._open.append(None)
-
-    def ended(self) -> None:
-        with contextlib.suppress(IndexError):
-            self._open.pop()
-
-    def wait_until_none(self, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self._open:
-            if time.monotonic() >= deadline:
-                return False
-            realthreads.pause(0.005)
-        return True
-
-
-open_calls = OpenCalls()

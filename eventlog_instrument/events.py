@@ -27,8 +27,8 @@ from typing import Any
 from opentelemetry import trace
 
 from eventlog_instrument import constants as c
+from eventlog_instrument import runtime
 from eventlog_instrument.calls import CallIdentity, current_call, new_call, start_call_span
-from eventlog_instrument.instrumentor import EventLogInstrumentor
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME, SETTINGS_BY_NAME
 
 _logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ _DEFAULT_MAX_EVENT_BYTES = int(SETTINGS_BY_NAME["max_event_bytes"].default)
 
 
 def _max_event_bytes() -> int:
-    settings = EventLogInstrumentor().settings
+    settings = runtime.settings
     return settings.max_event_bytes if settings is not None else _DEFAULT_MAX_EVENT_BYTES
 
 
@@ -199,7 +199,7 @@ def _check_json(value: Any, path: str, containers: set[int]) -> None:
 
 
 def _standalone_call(event_type: str) -> CallIdentity:
-    settings = EventLogInstrumentor().settings
+    settings = runtime.settings
     if settings is not None:
         service_name = settings.service_name
     else:

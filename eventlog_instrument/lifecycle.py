@@ -1,5 +1,7 @@
 """When processors stop: together at exit, and in forked children.
 
+* :data:`open_calls` counts the calls that have started and not ended, so that exit
+  can wait for a response that is being closed before it flushes.
 * :func:`shutdown_together` gives every processor one deadline,
   ``EVENTLOG_SHUTDOWN_TIMEOUT`` from its start: processors whose brokers hang are waited
   for side by side, not one bound after another.
@@ -14,11 +16,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from eventlog_instrument import realthreads
 
 if TYPE_CHECKING:
     from eventlog_instrument.processor import EventLogSpanProcessor
@@ -28,6 +34,37 @@ _forked = False
 _child_flush_registered = False
 _CHILD_FLUSH_PRIORITY = -100
 """Below every finalizer multiprocessing registers itself, so the flush runs last."""
+
+
+class OpenCalls:
+    """How many instrumented calls have started and not ended, across threads.
+
+    On SIGTERM the start-up hook waits (boundedly) for these before it flushes: a WSGI
+    server ends a request's span when it closes the response, just after the client
+    already has it, so a flush at that moment would miss the request's event. A deque's
+    append and pop are atomic, so counting needs no lock on every request.
+    """
+
+    def __init__(self) -> None:
+        self._open: deque[None] = deque()
+
+    def started(self) -> None:
+        self._open.append(None)
+
+    def ended(self) -> None:
+        with contextlib.suppress(IndexError):
+            self._open.pop()
+
+    def wait_until_none(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self._open:
+            if time.monotonic() >= deadline:
+                return False
+            realthreads.pause(0.005)
+        return True
+
+
+open_calls = OpenCalls()
 
 
 def register(processor: EventLogSpanProcessor) -> None:

@@ -43,16 +43,19 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from eventlog_instrument import constants as c
+from eventlog_instrument import runtime
 from eventlog_instrument.calls import CallIdentity
 from eventlog_instrument.events import record_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
-from eventlog_instrument.instrumentor import EventLogInstrumentor
-from eventlog_instrument.instrumentors.nameko import nameko_config
+from eventlog_instrument.nameko_context import (
+    DISPATCHER_CONFIG_KEY,
+    nameko_config,
+    worker_call,
+)
 from eventlog_instrument.processor import EventLogSpanProcessor
 from eventlog_instrument.settings import load_settings
 
 _logger = logging.getLogger(__name__)
-CONFIG_KEY = "EVENTLOG_DISPATCHER"
 
 
 class EventLogDispatcher(DependencyProvider):  # type: ignore[misc]
@@ -67,6 +70,9 @@ class EventLogDispatcher(DependencyProvider):  # type: ignore[misc]
     ENTRYPOINT_TYPES_TO_LOG: tuple[type, ...] = (Rpc, HttpRequestHandler)
     """Entrypoint types whose firing is captured."""
 
+    is_eventlog_drop_in_dispatcher = True
+    """Tells the Nameko instrumentor that this service keeps the drop-in's capture rules."""
+
     def __init__(self, exchange: Any = None, declare: Any = None, **options: Any) -> None:
         if exchange is not None or declare is not None or options:
             _logger.warning(
@@ -77,11 +83,11 @@ class EventLogDispatcher(DependencyProvider):  # type: ignore[misc]
         self._tracer: trace.Tracer | None = None
 
     def setup(self) -> None:
-        config = nameko_config(self.container).get(CONFIG_KEY, {}) or {}
+        config = nameko_config(self.container).get(DISPATCHER_CONFIG_KEY, {}) or {}
         self.auto_capture = config.get("auto_capture") or False
         self.entrypoints_to_exclude = config.get("entrypoints_to_exclude") or []
         self.event_type = config.get("event_type") or self.EVENT_TYPE
-        if EventLogInstrumentor().is_instrumented:
+        if runtime.is_instrumented():
             self._tracer = trace.get_tracer(__name__)
             return
         settings = load_settings(
@@ -115,15 +121,7 @@ class EventLogDispatcher(DependencyProvider):  # type: ignore[misc]
 
     def get_dependency(self, worker_ctx: Any) -> Any:
         def identity() -> CallIdentity:
-            entrypoint = worker_ctx.entrypoint
-            return CallIdentity(
-                worker_ctx.service_name,
-                type(entrypoint).__name__,
-                entrypoint.method_name,
-                worker_ctx.call_id,
-                tuple(worker_ctx.call_id_stack),
-                self.event_type,
-            )
+            return worker_call(worker_ctx, self.event_type)
 
         def dispatch(
             event_type: str,

@@ -96,7 +96,7 @@ def test_publishing_outside_any_call_adds_no_stack(tasks_system, pipeline):
 def _run_task_hooks(request_headers):
     from types import SimpleNamespace
 
-    from eventlog_instrument.instrumentor import EventLogInstrumentor
+    from eventlog_instrument.switch import EventLogInstrumentor
 
     [celery_hooks] = [i for i in EventLogInstrumentor().instrumentors if i.name == "celery"]
     request = SimpleNamespace(headers=request_headers, retries=0)

@@ -1,7 +1,7 @@
 """Instrumentors: framework hooks that turn calls into spans, found by entry point.
 
 Built in: ``nameko``, ``flask`` and ``celery``. A third-party instrumentor is a
-:class:`BaseInstrumentor` subclass registered under the
+:class:`FrameworkInstrumentor` subclass registered under the
 ``eventlog_instrument.instrumentors`` entry-point group.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from eventlog_instrument.constants import INSTRUMENTORS_ENTRY_POINT_GROUP
-from eventlog_instrument.instrumentors.base import BaseInstrumentor
+from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.settings import SETTINGS_BY_NAME, Settings
 
 _logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ class InstrumentorStatus:
     """Whether one registered instrumentor applies here, and why not when it does not."""
 
     name: str
-    instrumentor_class: type[BaseInstrumentor] | None
+    instrumentor_class: type[FrameworkInstrumentor] | None
     reason: str | None
     """``None`` when enabled; else why it is not."""
 
@@ -46,7 +46,7 @@ def instrumentor_statuses(settings: Settings) -> list[InstrumentorStatus]:
     return statuses
 
 
-def enabled_instrumentors(settings: Settings) -> list[BaseInstrumentor]:
+def enabled_instrumentors(settings: Settings) -> list[FrameworkInstrumentor]:
     """A new instance of every instrumentor that applies here.
 
     Each one skipped because of its library says so in one INFO line.

@@ -45,22 +45,22 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from eventlog_instrument import __version__
+from eventlog_instrument import __version__, runtime
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import (
     continued_stack,
     current_call,
     new_call,
-    open_calls,
     set_call_data,
     start_call_span,
 )
-from eventlog_instrument.instrumentors.base import (
+from eventlog_instrument.instrumentors.framework import (
     NEW_TRACE,
-    BaseInstrumentor,
+    FrameworkInstrumentor,
     propagated_context,
     propagation_fields,
 )
+from eventlog_instrument.lifecycle import open_calls
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
 _logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ _DATA = c.ATTR_DATA_PREFIX
 _NESTED_HEADERS = "headers"
 
 
-class CeleryInstrumentor(BaseInstrumentor):
+class CeleryInstrumentor(FrameworkInstrumentor):
     """Spans and ``entrypoint_fired`` events for every Celery task run."""
 
     name = "celery"
@@ -210,10 +210,8 @@ class CeleryInstrumentor(BaseInstrumentor):
 
     def _worker_process_shutdown(self, **_: Any) -> None:
         """A pool child leaves with ``os._exit``, which skips ``atexit``: flush now."""
-        from eventlog_instrument.instrumentor import EventLogInstrumentor
-
         try:
-            EventLogInstrumentor().uninstrument()
+            runtime.flush_and_stop()
         except Exception:
             _logger.exception("eventlog_instrument could not flush before the child exits")
 

@@ -56,17 +56,17 @@ from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import (
     new_call,
-    open_calls,
     parse_call_stack,
     set_call_data,
     start_call_span,
 )
-from eventlog_instrument.instrumentors.base import (
-    BaseInstrumentor,
+from eventlog_instrument.instrumentors.framework import (
+    FrameworkInstrumentor,
     propagated_context,
     propagation_fields,
 )
 from eventlog_instrument.instrumentors.wsgi_headers import captured_headers, propagation_headers
+from eventlog_instrument.lifecycle import open_calls
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
 _logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class _Request:
 _current_request: ContextVar[_Request | None] = ContextVar("eventlog_flask_request", default=None)
 
 
-class FlaskInstrumentor(BaseInstrumentor):
+class FlaskInstrumentor(FrameworkInstrumentor):
     """Spans and ``entrypoint_fired`` events for every Flask request."""
 
     name = "flask"

@@ -55,26 +55,28 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import (
-    CallIdentity,
     current_call,
-    open_calls,
     set_call_data,
     start_call_span,
 )
-from eventlog_instrument.instrumentors.base import (
+from eventlog_instrument.instrumentors.framework import (
     NEW_TRACE,
-    BaseInstrumentor,
+    FrameworkInstrumentor,
     propagated_context,
     propagation_fields,
 )
+from eventlog_instrument.lifecycle import open_calls
+from eventlog_instrument.nameko_context import (
+    CALL_ID_STACK_CONTEXT_KEY,
+    declares_drop_in,
+    dispatcher_config,
+    worker_call,
+)
 
 _logger = logging.getLogger(__name__)
-DISPATCHER_CONFIG_KEY = "EVENTLOG_DISPATCHER"
-CALL_ID_STACK_CONTEXT_KEY = "call_id_stack"
-"""Nameko's context data key for the call stack (``nameko.call_id_stack`` on the wire)."""
 
 
-class NamekoInstrumentor(BaseInstrumentor):
+class NamekoInstrumentor(FrameworkInstrumentor):
     """Spans and ``entrypoint_fired`` events for every Nameko worker."""
 
     name = "nameko"
@@ -157,15 +159,8 @@ class NamekoInstrumentor(BaseInstrumentor):
 
     def _start_span(self, container: Any, worker_ctx: Any) -> Span:
         entrypoint = worker_ctx.entrypoint
-        config = nameko_config(container).get(DISPATCHER_CONFIG_KEY) or {}
-        call = CallIdentity(
-            worker_ctx.service_name,
-            type(entrypoint).__name__,
-            entrypoint.method_name,
-            worker_ctx.call_id,
-            tuple(worker_ctx.call_id_stack),
-            config.get("event_type") or None,
-        )
+        config = dispatcher_config(container)
+        call = worker_call(worker_ctx, config.get("event_type") or None)
         reserved = call.attributes()
         if not self._captures(container, entrypoint, config):
             reserved[c.ATTR_AUTO_CAPTURE] = False
@@ -193,20 +188,13 @@ class NamekoInstrumentor(BaseInstrumentor):
         assert settings is not None
         if "auto_capture" in config and not config["auto_capture"]:
             return False
-        if any(_is_drop_in_dispatcher(dependency) for dependency in container.dependencies):
+        if declares_drop_in(container):
             return False
         types = settings.nameko_entrypoint_types
         if types and not any(cls.__name__ in types for cls in type(entrypoint).__mro__):
             return False
         excluded = (*settings.entrypoints_to_exclude, *(config.get("entrypoints_to_exclude") or ()))
         return entrypoint.method_name not in excluded
-
-
-def nameko_config(container: Any) -> Any:
-    """The service's config: ``nameko.config`` in Nameko 3, ``container.config`` in Nameko 2."""
-    import nameko
-
-    return getattr(nameko, "config", None) or container.config
 
 
 def _record_outcome(span: Span, worker_ctx: Any, error: BaseException) -> None:
@@ -217,8 +205,3 @@ def _record_outcome(span: Span, worker_ctx: Any, error: BaseException) -> None:
     span.record_exception(error)
     span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
 
-
-def _is_drop_in_dispatcher(dependency: Any) -> bool:
-    from eventlog_instrument.nameko_dispatcher import EventLogDispatcher
-
-    return isinstance(dependency, EventLogDispatcher)

@@ -92,7 +92,7 @@ def version_tuple(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-class BaseInstrumentor:
+class FrameworkInstrumentor:
     """Wraps :attr:`targets` while instrumented; subclasses add one wrapper per hook."""
 
     name: ClassVar[str]

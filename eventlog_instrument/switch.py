@@ -36,11 +36,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from eventlog_instrument.calls import open_calls
+from eventlog_instrument import runtime
 from eventlog_instrument.exporters import create_exporters
 from eventlog_instrument.instrumentors import enabled_instrumentors
-from eventlog_instrument.instrumentors.base import BaseInstrumentor
-from eventlog_instrument.lifecycle import shutdown_together
+from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
+from eventlog_instrument.lifecycle import open_calls, shutdown_together
 from eventlog_instrument.processor import EventLogSpanProcessor
 from eventlog_instrument.settings import Settings, load_settings
 
@@ -54,7 +54,7 @@ class EventLogInstrumentor:
 
     _lock: ClassVar[threading.Lock] = threading.Lock()
     _processors: ClassVar[list[EventLogSpanProcessor]] = []
-    _instrumentors: ClassVar[dict[str, BaseInstrumentor]] = {}
+    _instrumentors: ClassVar[dict[str, FrameworkInstrumentor]] = {}
     _settings: ClassVar[Settings | None] = None
     _options: ClassVar[dict[str, Any]] = {}
     _instrumented: ClassVar[bool] = False
@@ -70,7 +70,7 @@ class EventLogInstrumentor:
         return EventLogInstrumentor._settings
 
     @property
-    def instrumentors(self) -> list[BaseInstrumentor]:
+    def instrumentors(self) -> list[FrameworkInstrumentor]:
         """The framework instrumentors that are active."""
         return [i for i in EventLogInstrumentor._instrumentors.values() if i.is_instrumented]
 
@@ -107,6 +107,7 @@ class EventLogInstrumentor:
                 active.instrument(settings)
             cls._settings = settings
             cls._instrumented = True
+            runtime.started(settings, self.uninstrument)
             if not cls._atexit_registered:
                 atexit.register(cls.shutdown_at_exit)
                 cls._atexit_registered = True
@@ -122,6 +123,7 @@ class EventLogInstrumentor:
             cls._shutdown_processors()
             cls._processors = []
             cls._instrumented = False
+            runtime.stopped()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Deliver every event ended so far; ``False`` if one exporter ran out of time."""
