@@ -14,8 +14,10 @@ from eventlog_instrument import dispatch_event
 from eventlog_instrument.calls import new_call
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.conftest import AMQP_URI, BoundQueue, assert_ending_calls_never_waits, wait_until
-from tests.tcpproxy import TcpProxy
+from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.spans import assert_ending_calls_never_waits
+from tests.support.tcpproxy import TcpProxy
+from tests.support.waiting import wait_until
 
 tracer = trace.get_tracer("tests")
 

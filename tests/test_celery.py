@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 
+import celery_app
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from eventlog_instrument.calls import new_call
-from tests.conftest import AMQP_URI, TESTS, BoundQueue, assert_golden
-
-sys.path.insert(0, str(TESTS / "apps"))
-import celery_app
+from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.goldens import assert_golden
 
 tracer = trace.get_tracer("tests")
 

@@ -8,7 +8,7 @@ import uuid
 
 import requests
 
-from tests.conftest import AMQP_URI, BoundQueue
+from tests.support.brokers import AMQP_URI, BoundQueue
 
 PARENT_CALL = "browser.click.0"
 

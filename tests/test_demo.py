@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import TESTS
+from tests.support.paths import TESTS
 
 
 def test_console_demo_shows_every_request_as_an_event_and_a_tree():

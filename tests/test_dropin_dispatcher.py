@@ -16,7 +16,9 @@ from typing import Any
 import kombu
 import pytest
 
-from tests.conftest import AMQP_URI, free_port, rpc, wait_until
+from tests.support.brokers import AMQP_URI
+from tests.support.processes import rpc
+from tests.support.waiting import free_port, wait_until
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")

@@ -16,7 +16,7 @@ from eventlog_instrument import dispatch_event
 from eventlog_instrument.calls import CallIdentity, extend_call_stack, new_call, new_call_id
 from eventlog_instrument.constants import CALL_STACK_LIMIT
 from eventlog_instrument.envelope import SpanRecord, build_event, format_timestamp
-from tests.conftest import assert_golden
+from tests.support.goldens import assert_golden
 
 OUTER = "gateway.checkout.9f1c3c5e-8a7b-4c1d-9e2f-3a4b5c6d7e8f"
 CALL = "orders.place_order.1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b"

@@ -25,7 +25,9 @@ from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.exporters.kafka import KafkaEventExporter
 from eventlog_instrument.exporters.memory import InMemoryEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.conftest import AMQP_URI, TESTS, BoundQueue, wait_until
+from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.paths import TESTS
+from tests.support.waiting import wait_until
 from tests.test_kafka_exporter import kafka_exporter, read_topic
 from tests.test_reliability import Blackhole
 

@@ -8,7 +8,8 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import AMQP_URI, BoundQueue, assert_golden
+from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.goldens import assert_golden
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_CALL = "gateway.checkout.1"

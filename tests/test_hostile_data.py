@@ -26,7 +26,8 @@ from eventlog_instrument import constants as c
 from eventlog_instrument.calls import new_call
 from eventlog_instrument.envelope import TRUNCATED_KEY, SpanRecord, build_event, envelope_json
 from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, luhn_valid
-from tests.conftest import AMQP_URI, BoundQueue, free_port, port_open, wait_until
+from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.waiting import free_port, port_open, wait_until
 from tests.test_launcher import Launched
 
 tracer = trace.get_tracer("tests")

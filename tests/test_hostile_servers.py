@@ -15,13 +15,13 @@ import sys
 import uuid
 from pathlib import Path
 
+import celery_app
 import pytest
 
-from tests.conftest import AMQP_URI, TESTS, BoundQueue, free_port, port_open, wait_until
+from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.paths import TESTS
+from tests.support.waiting import free_port, port_open, wait_until
 from tests.test_launcher import LAUNCHER, launcher_env
-
-sys.path.insert(0, str(TESTS / "apps"))
-import celery_app
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 SAFE_CALL_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}\.[A-Za-z0-9_.-]{1,100}\." + UUID)

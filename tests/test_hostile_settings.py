@@ -23,7 +23,7 @@ from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.masking import mask_uri
 from eventlog_instrument.setting_parsers import MAX_SECONDS
 from eventlog_instrument.settings import SETTINGS, SettingsError, load_settings
-from tests.conftest import free_port, wait_until
+from tests.support.waiting import free_port, wait_until
 
 BIN = Path(sys.executable).parent
 PASSWORDS = ("s3cr#t", "s3/cr3t", "s3cr?t", "p@ss:w0rd", "pä%ss")

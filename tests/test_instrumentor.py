@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from eventlog_instrument import EventLogInstrumentor, dispatch_event
 from eventlog_instrument.exporters import available_exporters
 from eventlog_instrument.exporters.memory import InMemoryEventExporter
-from tests.conftest import TESTS
+from tests.support.paths import TESTS
 
 
 def test_instrument_twice_does_nothing_the_second_time(pipeline):

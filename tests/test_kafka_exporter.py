@@ -15,13 +15,9 @@ from eventlog_instrument import dispatch_event
 from eventlog_instrument.calls import new_call
 from eventlog_instrument.exporters.kafka import KafkaEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.conftest import (
-    assert_ending_calls_never_waits,
-    free_port,
-    start_tansu,
-    stop_process,
-    wait_until,
-)
+from tests.support.brokers import start_tansu
+from tests.support.spans import assert_ending_calls_never_waits
+from tests.support.waiting import free_port, stop_process, wait_until
 
 tracer = trace.get_tracer("tests")
 

@@ -20,16 +20,10 @@ import requests
 
 from eventlog_instrument import __version__
 from eventlog_instrument.settings import SETTINGS
-from tests.conftest import (
-    AMQP_URI,
-    TESTS,
-    BoundQueue,
-    _queue_consumed,
-    free_port,
-    port_open,
-    rpc,
-    wait_until,
-)
+from tests.support.brokers import AMQP_URI, BoundQueue, queue_consumed
+from tests.support.paths import TESTS
+from tests.support.processes import rpc
+from tests.support.waiting import free_port, port_open, wait_until
 
 BIN = Path(sys.executable).parent
 LAUNCHER = str(BIN / "eventlog-instrument")
@@ -143,7 +137,6 @@ def test_kafka_exporter_under_gunicorn(launched, tansu):
 
 
 def test_celery_prefork_worker_loses_no_event(launched, rabbitmq):
-    sys.path.insert(0, str(TESTS / "apps"))
     import celery_app
 
     service = f"launch{uuid.uuid4().hex[:8]}"
@@ -154,7 +147,7 @@ def test_celery_prefork_worker_loses_no_event(launched, rabbitmq):
          "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"{queue_name}@%h"],
         CELERY_TEST_QUEUE=queue_name, **amqp_export(service),
     )
-    program.wait_for(lambda: _queue_consumed(queue_name), "the Celery worker")
+    program.wait_for(lambda: queue_consumed(queue_name), "the Celery worker")
     results = [celery_app.add.apply_async((n, n), queue=queue_name) for n in range(REQUESTS)]
     assert [result.get(timeout=30) for result in results] == [2 * n for n in range(REQUESTS)]
     program.terminate()
@@ -170,7 +163,7 @@ def test_nameko_run_loses_no_event(launched, rabbitmq):
     try:
         program = launched(["nameko", "run", "--config", str(config), "plain_service"],
                            SERVICE_NAME=service, **amqp_export(service))
-        program.wait_for(lambda: _queue_consumed(f"rpc-{service}"), "the Nameko service")
+        program.wait_for(lambda: queue_consumed(f"rpc-{service}"), "the Nameko service")
         for number in range(REQUESTS):
             assert rpc(service, "echo", number) == number
         program.terminate()

@@ -10,7 +10,10 @@ import kombu
 import pytest
 import wrapt
 
-from tests.conftest import AMQP_URI, assert_golden, free_port, rpc, wait_until
+from tests.support.brokers import AMQP_URI
+from tests.support.goldens import assert_golden
+from tests.support.processes import rpc
+from tests.support.waiting import free_port, wait_until
 
 SERVICES = ["chain:ServiceA", "chain:ServiceB", "chain:ServiceC", "chain:Toggle"]
 EXPORT_ENV = {"EVENTLOG_EXPORTERS": "amqp", "EVENTLOG_AMQP_URI": AMQP_URI, "EVENTLOG_BSP_SCHEDULE_DELAY": "20"}

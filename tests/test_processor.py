@@ -21,7 +21,8 @@ from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.processor import EventLogSpanProcessor
 from eventlog_instrument.settings import load_settings
-from tests.conftest import TESTS, wait_until
+from tests.support.paths import TESTS
+from tests.support.waiting import wait_until
 
 
 class ScriptedExporter(EventExporter):

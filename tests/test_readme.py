@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eventlog_instrument.settings import settings_table_markdown
-from tests.conftest import TESTS
+from tests.support.paths import TESTS
 
 START = "<!-- settings-table: generated from eventlog_instrument/settings.py; tests/test_readme.py keeps it in step -->\n"
 END = "<!-- end settings-table -->"

@@ -24,16 +24,9 @@ from eventlog_instrument import EventLogInstrumentor, dispatch_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.exporters.kafka import KafkaEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.conftest import (
-    AMQP_URI,
-    BoundQueue,
-    free_port,
-    port_open,
-    start_tansu,
-    stop_process,
-    wait_until,
-)
-from tests.tcpproxy import TcpProxy
+from tests.support.brokers import AMQP_URI, BoundQueue, start_tansu
+from tests.support.tcpproxy import TcpProxy
+from tests.support.waiting import free_port, port_open, stop_process, wait_until
 
 BIN = Path(sys.executable).parent
 

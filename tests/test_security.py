@@ -10,7 +10,7 @@ from eventlog_instrument import dispatch_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.exporters.kafka import KafkaEventExporter
 from eventlog_instrument.settings import display_value, load_settings
-from tests.conftest import free_port, wait_until
+from tests.support.waiting import free_port, wait_until
 
 
 def pem_files(folder: Path, *names: str) -> list[str]:

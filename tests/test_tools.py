@@ -16,7 +16,8 @@ from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.exporters.kafka import KafkaEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.conftest import AMQP_URI, BoundQueue, free_port, wait_until
+from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.waiting import free_port, wait_until
 
 EVENTLOG = str(Path(sys.executable).parent / "eventlog")
 
