@@ -136,7 +136,8 @@ def test_entrypoint_types_exclusions_and_custom_event_type(nameko_services, name
     rpc(system.a, "start", 1)
     system.fired("on_relayed")
     system.fired("start")
-    received = system.consumer.received()
+    system.fired("relay")
+    received = system.events(4)
     assert {(e["entrypoint_name"], e["event_type"]) for e in received} == {
         ("tagged", "custom"), ("start", "entrypoint_fired"),
         ("relay", "entrypoint_fired"), ("on_relayed", "entrypoint_fired"),
