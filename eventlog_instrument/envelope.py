@@ -296,16 +296,21 @@ def auto_captured(
     prefix_length = len(data_prefix)
     for key, value in span.attributes.items():
         if not key.startswith(reserved):
+            if len(key) > limit:
+                key = rules.key(key)
             if type(value) is not str or len(value) > limit:
                 value = rules.ready(value, key)
             metadata[key] = value
         elif key.startswith(data_prefix):
             name = key[prefix_length:]
+            if len(name) > limit:
+                name = rules.key(name, "data.")
             if name in _FREE_TEXT_DATA:
                 value = rules.free_text(value, "data." + name, scrub)
             elif type(value) is not str or len(value) > limit:
                 value = rules.ready(value, "data." + name)
             data[name] = value
+    data.pop(TRUNCATED_KEY, None)  # the package's own list: user data must not pose as it
     if rules.truncated:
         data[TRUNCATED_KEY] = rules.truncated
     return metadata, data

@@ -9,13 +9,29 @@ exported as it was given.
 
 Each of these becomes ``***``:
 
-* the password of a URI, the rest kept: ``amqp://user:***@host//``;
-* the credential after ``Bearer`` or ``Basic`` (any case), the word kept:
-  ``Bearer ***``. After ``Basic`` only a credential (base64 of ``user:password``) is
-  masked, so that prose such as "Basic setup failed" stays readable;
-* a card number: 13 to 19 digits, single spaces or dashes allowed between them, that
-  passes the Luhn check (other numbers, order ids say, are kept);
+* the password of a URI, wherever ``://`` appears (glued to a word too), the rest
+  kept: ``amqp://user:***@host//``. As kombu and urllib read it, the password runs from
+  the first ``:`` after ``://`` to the *last* ``@`` before the next ``/``, so
+  ``amqp://app:p@ss@host//`` is masked whole; when no ``@`` comes before a ``/``, the
+  password may hold ``/`` (not percent-encoded) and runs to the last ``@`` before a
+  blank or the next ``://``;
+* the credential after ``Bearer`` or ``Basic`` (any case), the word kept, whether a
+  blank, ``%20``, ``+`` or ``:`` follows the word: ``Bearer ***``. The credential is
+  everything up to a blank, quote, comma or semicolon. After ``Basic`` only a
+  credential (``user:password``, or base64 of it) is masked, so that prose such as
+  "Basic setup failed" stays readable;
+* a card number: 13 to 19 digits, up to three separators between two of them (spaces of
+  any kind, ``-``, ``.``, ``_``, ``/``), that passes the Luhn check (other numbers,
+  order ids say, are kept);
 * every match of a pattern of ``EVENTLOG_SCRUB_PATTERNS`` (``re.search`` syntax).
+
+The built-in kinds take time linear in the text (a megabyte of hostile text is
+scrubbed in a few tens of milliseconds, and Python's ``re`` holds the GIL while it
+runs): URIs are found with ``str.find``, and every pattern is bounded or anchored on a
+literal word. The patterns of ``EVENTLOG_SCRUB_PATTERNS`` are the user's own: one that
+backtracks (``(a+)+``, or a repeat followed by what the repeat also matches) can take
+time quadratic or worse in the text, on the export thread, so write them anchored and
+bounded.
 
 A header whose name contains a fragment of ``EVENTLOG_SCRUB_DENYLIST`` is masked whole
 where it is captured (see the Flask instrumentor); this module then scrubs what the
@@ -31,34 +47,48 @@ from base64 import b64decode
 
 MASK = "***"
 
-_URI_PASSWORD = r"(?P<uri>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)[^\s@]+(?=@)"
-"""``scheme://user:`` kept, the password up to the ``@`` masked; a password may hold
-``/`` or ``:`` when it was not percent-encoded, so only blanks and ``@`` end it."""
-_AUTH_TOKEN = r"(?P<scheme>\b(?i:bearer|basic)\s+)(?P<token>[A-Za-z0-9\-._~+/]+=*)"
-"""RFC 6750's b64token after the scheme word."""
-_CARD_NUMBER = r"(?P<card>(?<!\d)\d(?:[ -]?\d){12,18}(?!\d))"
-"""A run of 13 to 19 digits not inside a longer one; the Luhn check decides."""
-_BUILT_IN = "|".join((_URI_PASSWORD, _AUTH_TOKEN, _CARD_NUMBER))
-_SEPARATORS = re.compile("([ -])")
+_AUTH_TOKEN = re.compile(
+    r"(?P<scheme>(?<![A-Za-z])(?i:bearer|basic)(?:\s|%20|\+|:)+)(?P<token>[^\s\"',;]+)"
+)
+"""The scheme word not inside a longer word, then the whole token (RFC 6750's b64token,
+or anything a client percent-encoded or left unencoded)."""
+_AUTH_WORDS = ("bearer", "basic")
+_CARD_NUMBER = re.compile(r"\d(?<!\d\d)(?:[\s\-._/]{0,3}\d){12,18}(?!\d)")
+"""A run of 13 to 19 digits not inside a longer one; the Luhn check decides. The
+pattern starts with the digit (its look-behind after it) so that ``re`` skips to digits
+fast."""
+_ANY_DIGIT = re.compile(r"\d")
+_BLANK = re.compile(r"\s")
+_URI_MARK = "://"
 
 
 class Scrubber:
     """Masks credentials in a text: the built-in kinds plus the given patterns.
 
-    Patterns without groups or global flags join the built-in ones in one alternation,
-    so a text is scanned once; any other pattern (its groups could be back-referenced
-    by number, its flags would apply to the whole) is applied on its own after it.
+    Each built-in kind is its own pass, skipped when a cheap look finds nothing it could
+    match. Patterns without groups or global flags are joined in one alternation, so a
+    text is scanned once for them; any other pattern (its groups could be
+    back-referenced by number, its flags would apply to the whole) is applied on its own
+    after it.
     """
 
     def __init__(self, patterns: tuple[re.Pattern[str], ...] = ()) -> None:
         joined = [p for p in patterns if p.groups == 0 and p.flags == re.UNICODE]
-        self._alone = tuple(p for p in patterns if p not in joined)
-        self._pattern = re.compile("|".join([_BUILT_IN, *(f"(?:{p.pattern})" for p in joined)]))
+        alone = tuple(p for p in patterns if p not in joined)
+        if joined:
+            alone = (re.compile("|".join(f"(?:{p.pattern})" for p in joined)), *alone)
+        self._user_patterns = alone
 
     def scrub(self, text: str) -> str:
         """``text`` with every credential replaced by ``***``."""
-        text = self._pattern.sub(_replacement, text)
-        for pattern in self._alone:
+        if _URI_MARK in text:
+            text = masked_uri_passwords(text)
+        lowered = text.lower()
+        if any(word in lowered for word in _AUTH_WORDS):
+            text = _AUTH_TOKEN.sub(_masked_token, text)
+        if _ANY_DIGIT.search(text):
+            text = _CARD_NUMBER.sub(_masked_cards, text)
+        for pattern in self._user_patterns:
             text = pattern.sub(MASK, text)
         return text
 
@@ -73,20 +103,44 @@ DEFAULT_SCRUBBER = Scrubber()
 """The built-in kinds only."""
 
 
-def _replacement(match: re.Match[str]) -> str:
-    kind = match.lastgroup
-    if kind == "uri":
-        return match["uri"] + MASK
-    if kind == "token":
-        if match["scheme"][:5].lower() == "basic" and not _is_basic_credential(match["token"]):
-            return match[0]
-        return match["scheme"] + MASK
-    if kind == "card":
-        return _masked_cards(match[0])
-    return MASK
+def masked_uri_passwords(text: str) -> str:
+    """``text`` with the password after each ``://`` masked (see the module's rule).
+
+    Each ``://`` is looked at only up to the next one, so the work is linear in the text.
+    """
+    pieces = text.split(_URI_MARK)
+    with_at = [index for index, piece in enumerate(pieces) if "@" in piece and index]
+    for index in with_at:
+        piece = pieces[index]
+        colon = piece.find(":")
+        if colon >= 0 and piece.find("@", colon + 2) >= 0:
+            pieces[index] = _masked_authority(piece)
+    return _URI_MARK.join(pieces)
+
+
+def _masked_authority(piece: str) -> str:
+    """``piece`` (what follows a ``://``) with the password of its authority masked."""
+    blank = _BLANK.search(piece)
+    end = blank.start() if blank else len(piece)
+    slash = piece.find("/", 0, end)
+    at = piece.rfind("@", 0, end if slash < 0 else slash)
+    if at < 0 and slash >= 0:
+        at = piece.rfind("@", slash, end)
+    colon = piece.find(":", 0, max(at, 0))
+    if colon < 0 or 0 <= slash < colon or colon + 1 == at:
+        return piece
+    return piece[: colon + 1] + MASK + piece[at:]
+
+
+def _masked_token(match: re.Match[str]) -> str:
+    if match["scheme"][:5].lower() == "basic" and not _is_basic_credential(match["token"]):
+        return match[0]
+    return match["scheme"] + MASK
 
 
 def _is_basic_credential(token: str) -> bool:
+    if ":" in token[:-1]:
+        return True
     try:
         decoded = b64decode(token + "=" * (-len(token) % 4), validate=True)
     except (binascii.Error, ValueError):
@@ -94,33 +148,54 @@ def _is_basic_credential(token: str) -> bool:
     return b":" in decoded
 
 
-def _masked_cards(candidate: str) -> str:
-    """``candidate`` with every card number in it masked.
+_DIGIT_GROUPS = re.compile(r"(\D+)")
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+"""A digit's Luhn value where it is doubled (its double's digit sum)."""
 
-    The whole run is tried first; when it fails, runs of its space- or dash-separated
-    groups are, so that a card followed by another number (``4111 1111 1111 1111 12``)
-    is still found.
+
+def _masked_cards(match: re.Match[str]) -> str:
+    """The matched digits with the first card number in them masked.
+
+    The whole run is tried first; when it fails, runs of its separated digit groups are
+    (``4111 1111 1111 1111 12`` holds a card followed by another number). Each run's Luhn
+    sum is a difference of two prefix sums, so the search stays cheap.
     """
-    if luhn_valid(_SEPARATORS.sub("", candidate)):
+    candidate = match[0]
+    parts = _DIGIT_GROUPS.split(candidate)  # digit groups at even indices, separators between
+    digits = [int(digit) for digit in "".join(parts[0::2])]
+    sums = _luhn_prefix_sums(digits)
+    if _luhn_sum(sums, 0, len(digits)) % 10 == 0:
         return MASK
-    parts = _SEPARATORS.split(candidate)  # digit groups at even indices, separators between
-    for start in range(0, len(parts), 2):
-        digits = ""
-        for end in range(start, len(parts), 2):
-            digits += parts[end]
-            if len(digits) > 19:
+    bounds = [0]
+    for group in parts[0::2]:
+        bounds.append(bounds[-1] + len(group))
+    for first, start in enumerate(bounds):
+        for last, end in enumerate(bounds[first + 1:], first):
+            if end - start > 19:
                 break
-            if len(digits) >= 13 and luhn_valid(digits):
-                return "".join(parts[:start]) + MASK + "".join(parts[end + 1:])
+            if end - start >= 13 and _luhn_sum(sums, start, end) % 10 == 0:
+                return "".join(parts[: 2 * first]) + MASK + "".join(parts[2 * last + 1:])
     return candidate
+
+
+def _luhn_prefix_sums(digits: list[int]) -> tuple[list[int], list[int]]:
+    """Prefix sums of the digits' Luhn values: where odd positions are doubled, and
+    where even ones are."""
+    odd_doubled, even_doubled = [0], [0]
+    for position, digit in enumerate(digits):
+        doubled = _DOUBLED[digit]
+        odd_doubled.append(odd_doubled[-1] + (doubled if position % 2 else digit))
+        even_doubled.append(even_doubled[-1] + (digit if position % 2 else doubled))
+    return odd_doubled, even_doubled
+
+
+def _luhn_sum(sums: tuple[list[int], list[int]], start: int, end: int) -> int:
+    """The Luhn sum of ``digits[start:end]``: its last digit is not doubled, the one
+    before it is, and so on."""
+    prefix = sums[0] if (end - 1) % 2 == 0 else sums[1]
+    return prefix[end] - prefix[start]
 
 
 def luhn_valid(digits: str) -> bool:
     """Whether ``digits`` passes the Luhn check that every payment card number passes."""
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        value = int(digit)
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    return _luhn_sum(_luhn_prefix_sums([int(digit) for digit in digits]), 0, len(digits)) % 10 == 0

@@ -12,11 +12,14 @@ The rules for any value OpenTelemetry accepts as an attribute (see
   readers hold exactly) becomes its decimal text, or ``0x`` hexadecimal text past
   about 4,300 digits (Python's own limit of int-to-text conversion);
 * a sequence becomes a list, a mapping an object whose keys are texts (``str()`` of
-  any other key); nesting deeper than 100 levels, and the part of a sequence or
+  any other key), a key longer than ``EVENTLOG_MAX_VALUE_LENGTH`` cut to it like a
+  value (an attribute's own name too); nesting deeper than 100 levels, and the part of a sequence or
   mapping past ``EVENTLOG_MAX_EVENT_BYTES``, are left out;
 * anything else becomes its ``str()``.
 
-Each value that lost something is named in ``data._truncated``.
+Each value that lost something is named in ``data._truncated`` (by its cut key when its
+key was cut). That key is the package's own: an attribute ``eventlog.data._truncated``
+set by user code is not exported.
 
 The envelope is then encoded as compact JSON with ``allow_nan=False``, the last check
 that nothing a strict JSON reader refuses goes out, and a text holding a lone UTF-16
@@ -59,9 +62,16 @@ class ValueRules:
         self._cut = False
         self._size = 0
         result = self._ready(value, 0)
-        if self._cut:
+        if self._cut and name not in self.truncated:
             self.truncated.append(name)
         return result
+
+    def key(self, key: str, prefix: str = "") -> str:
+        """An attribute's name (``prefix`` + ``key`` in the event) cut to the limit, and
+        named as cut."""
+        key = key[: self.limit]
+        self.truncated.append(prefix + key)
+        return key
 
     def free_text(self, value: Any, name: str, scrub: Callable[[str], str]) -> Any:
         """A text the package captured (or a sequence of them), scrubbed, then made ready.
@@ -139,6 +149,9 @@ class ValueRules:
                 self._cut = True
                 break
             text_key = key if isinstance(key, str) else str(key)
+            if len(text_key) > self.limit:
+                self._cut = True
+                text_key = text_key[: self.limit]
             self._size += len(text_key) + 4
             result[text_key] = self._ready(item, depth)
         return result
@@ -201,27 +214,39 @@ def cut_to_fit(
     bound: int,
     truncated: list[str],
 ) -> bool:
-    """Cut the largest metadata and ``data`` values of ``envelope`` until it fits ``bound``.
+    """Cut the largest metadata and ``data`` entries of ``envelope`` until it fits ``bound``.
 
     ``size`` is the bytes of its JSON now. Texts and lists are shortened (a list keeps
-    its first items), other values replaced by ``null``; each one cut is named in
-    ``truncated`` (which is, or becomes, ``data._truncated``). Every value is visited
+    its first items), other values replaced by ``null``; when emptying a value is not
+    enough, its key is shortened too. Each entry cut is named (by its key as it ends)
+    in ``truncated``, which is, or becomes, ``data._truncated``. Every entry is visited
     at most once, largest first, so the work is bounded. Returns whether it fits now;
-    when the identity and the keys alone are over ``bound``, nothing is cut.
+    when the identity alone is over ``bound``, nothing is cut.
     """
     data = envelope["data"]
-    candidates = [(envelope, key, key) for key in metadata_keys]
-    candidates += [(data, key, "data." + key) for key in data if key != TRUNCATED_KEY]
+    candidates = [(envelope, key, "") for key in metadata_keys]
+    candidates += [(data, key, "data.") for key in data if key != TRUNCATED_KEY]
     sized = sorted(
-        ((json_size(holder[key]), holder, key, name) for holder, key, name in candidates),
-        key=lambda candidate: candidate[0], reverse=True,
+        ((json_size(key), json_size(holder[key]), holder, key, prefix)
+         for holder, key, prefix in candidates),
+        key=lambda candidate: candidate[0] + candidate[1], reverse=True,
     )
-    if size - sum(value_size - 4 for value_size, *_ in sized) > bound:
+    if size - sum(key_size + value_size - 4 for key_size, value_size, *_ in sized) > bound:
         return False
+    keys_too = size - sum(value_size - 4 for _, value_size, *_ in sized) > bound
     total = size
-    for value_size, holder, key, name in sized:
+    for key_size, value_size, holder, key, prefix in sized:
         if total <= bound:
             break
+        name_cost = key_size + len(prefix) + len(TRUNCATED_KEY) + 7
+        unabsorbed = total + name_cost - bound - (value_size - 2)
+        if keys_too and unabsorbed > 0:  # the key counts twice: in the event and its name
+            shorter_key = _shortened(key, key_size - unabsorbed // 2 - 2, key_size)
+            if shorter_key not in holder:
+                holder[shorter_key] = holder.pop(key)
+                total -= key_size - json_size(shorter_key)
+                key = shorter_key
+        name = prefix + key
         if name not in truncated:
             total += json_size(name) + (1 if truncated else len(TRUNCATED_KEY) + 6)
             truncated.append(name)
