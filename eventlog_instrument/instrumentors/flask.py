@@ -80,17 +80,14 @@ class FlaskInstrumentor(FrameworkInstrumentor):
         self._tracer = trace.get_tracer("eventlog_instrument.flask", __version__)
 
     def _wsgi_app(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
-        environ, start_response = _bind_wsgi(*args, **kwargs)
+        environ, start_response = _bind_wsgi(*args, **kwargs) if kwargs else args
         settings = self.settings
         assert settings is not None
         patterns = settings.flask_excluded_urls
         if suppressed() or (patterns and excluded(environ, patterns)):
             return wrapped(*args, **kwargs)
-        request = WsgiRequest(environ, app)
-        return serve(
-            wrapped, environ, start_response, request, self._span_of,
-            settings.call_id_response_header,
-        )
+        request = WsgiRequest(environ, app, self._span_of, settings.call_id_response_header)
+        return serve(wrapped, environ, start_response, request)
 
     def _full_dispatch_request(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
         request = current_request()
@@ -106,19 +103,26 @@ class FlaskInstrumentor(FrameworkInstrumentor):
 
     @guarded("start a Flask request span")
     def _start_matched_span(self, request: WsgiRequest) -> None:
-        flask_request = _flask_request()
+        # Flask's request itself, not its proxy (whose every attribute read is a lookup)
+        flask_request = cast(Any, sys.modules["flask"]).request._get_current_object()
         rule = flask_request.url_rule
         if rule is not None:
-            self._start_span(request, str(rule.endpoint), rule.rule)
+            self._start_span(request, str(rule.endpoint), rule.rule, True)
         else:
-            self._start_span(request, *_unmatched(request.app, flask_request))
+            self._start_span(request, *_unmatched(request.app, flask_request), True)
 
     @guarded("record a Flask exception")
     def _record_exception(self, request: WsgiRequest, error: BaseException) -> None:
-        self._span_of(request).record_exception(error)
+        self._span_of(request, True).record_exception(error)
+
+    def _span_of(self, request: WsgiRequest, make_current: bool) -> Span:
+        """The request's span; an unmatched one when Flask failed before matching."""
+        if request.span is not None:
+            return request.span
+        return self._start_span(request, UNMATCHED_ENTRYPOINT, None, make_current)
 
     def _start_span(
-        self, request: WsgiRequest, entrypoint: str, route: str | None, make_current: bool = True
+        self, request: WsgiRequest, entrypoint: str, route: str | None, make_current: bool
     ) -> Span:
         assert self.settings is not None
         service_name = self.configured_service_name or request.app.name
@@ -126,18 +130,6 @@ class FlaskInstrumentor(FrameworkInstrumentor):
             request, self._tracer, self.settings,
             (service_name, c.FLASK_PROTOCOL, entrypoint), route, make_current,
         )
-
-    def _span_of(self, request: WsgiRequest, make_current: bool = True) -> Span:
-        """The request's span; an unmatched one when Flask failed before matching."""
-        if request.span is not None:
-            return request.span
-        return self._start_span(request, UNMATCHED_ENTRYPOINT, None, make_current)
-
-
-def _flask_request() -> Any:
-    """The request being handled, itself rather than Flask's proxy (whose every
-    attribute read is a lookup)."""
-    return cast(Any, sys.modules["flask"]).request._get_current_object()
 
 
 def _bind_wsgi(environ: dict[str, Any], start_response: Any) -> tuple[Any, Any]:

@@ -48,33 +48,39 @@ _STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_"
 _DATA = c.ATTR_DATA_PREFIX
 
 
+SpanOf = Callable[["WsgiRequest", bool], Span]
+"""The framework's ``span_of(request, make_current)``: the request's span, started now
+(unnamed by a route) when the framework has not started it yet."""
+
+
 class WsgiRequest:
     """One request, from its arrival to the end of its body."""
 
-    __slots__ = ("app", "call_id", "context_token", "environ", "span", "start_time")
+    __slots__ = (
+        "app", "call_id", "call_id_header", "context_token", "environ", "span", "span_of",
+        "start_time",
+    )
 
-    def __init__(self, environ: dict[str, Any], app: Any) -> None:
+    def __init__(
+        self, environ: dict[str, Any], app: Any, span_of: SpanOf, call_id_header: bool
+    ) -> None:
         self.environ = environ
         self.app = app
         """The framework's application object, for its instrumentor."""
+        self.span_of = span_of
+        self.call_id_header = call_id_header
+        """Whether the response carries ``X-Call-Id``."""
         self.start_time = time_ns()
         self.span: Span | None = None
         self.call_id = ""
         self.context_token: Token[Context] | None = None
 
 
-SpanOf = Callable[[WsgiRequest, bool], Span]
-"""The framework's ``span_of(request, make_current)``: the request's span, started now
-(unnamed by a route) when the framework has not started it yet."""
-
 _current_request: ContextVar[WsgiRequest | None] = ContextVar(
     "eventlog_wsgi_request", default=None
 )
-
-
-def current_request() -> WsgiRequest | None:
-    """The request being served here, for the framework's other hooks."""
-    return _current_request.get()
+current_request = _current_request.get
+"""The request being served here, for the framework's other hooks."""
 
 
 def serve(
@@ -82,8 +88,6 @@ def serve(
     environ: dict[str, Any],
     start_response: Callable[..., Any],
     request: WsgiRequest,
-    span_of: SpanOf,
-    call_id_header: bool,
 ) -> Iterable[bytes]:
     """Call the WSGI application ``wrapped`` for ``request``, as one call."""
     call_opened()
@@ -92,19 +96,19 @@ def serve(
     def start_response_recording(
         status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Any:
-        _record_status(request, span_of, status, headers, call_id_header)
+        _record_status(request, status, headers)
         return start_response(status, headers, exc_info)
 
     try:
         response = wrapped(environ, start_response_recording)
     except BaseException as error:
-        _end_request(request, span_of, error)
+        _end_request(request, error)
         raise
     finally:
         _current_request.reset(request_token)
         if request.context_token is not None:
             context.detach(request.context_token)
-    return _EndsSpanOnClose(response, request, span_of)
+    return _EndsSpanOnClose(response, request)
 
 
 def start_request_span(
@@ -188,22 +192,20 @@ def propagation_headers(environ: dict[str, Any], fields: frozenset[str]) -> dict
 
 
 @guarded("record the status of a WSGI response")
-def _record_status(
-    request: WsgiRequest, span_of: SpanOf, status: str, headers: list[Any], call_id_header: bool
-) -> None:
-    span = request.span if request.span is not None else span_of(request, True)
+def _record_status(request: WsgiRequest, status: str, headers: list[Any]) -> None:
+    span = request.span if request.span is not None else request.span_of(request, True)
     code = int(status.split(" ", 1)[0])
     set_call_data(span, "status_code", code)
     if code >= 500:
         span.set_status(Status(StatusCode.ERROR, status))
-    if call_id_header:
+    if request.call_id_header:
         headers.append((c.CALL_ID_HTTP_HEADER, request.call_id))
 
 
 @guarded("end the span of a WSGI request")
-def _end_request(request: WsgiRequest, span_of: SpanOf, error: BaseException | None) -> None:
+def _end_request(request: WsgiRequest, error: BaseException | None) -> None:
     try:
-        span = request.span if request.span is not None else span_of(request, False)
+        span = request.span if request.span is not None else request.span_of(request, False)
         if error is not None:
             record_error(span, error)
         span.end()
@@ -219,12 +221,11 @@ class _EndsSpanOnClose:
     it when a client resets the connection while it drains the socket.
     """
 
-    __slots__ = ("_ended", "_request", "_response", "_span_of")
+    __slots__ = ("_ended", "_request", "_response")
 
-    def __init__(self, response: Iterable[bytes], request: WsgiRequest, span_of: SpanOf) -> None:
+    def __init__(self, response: Iterable[bytes], request: WsgiRequest) -> None:
         self._response = response
         self._request = request
-        self._span_of = span_of
         self._ended = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -244,4 +245,4 @@ class _EndsSpanOnClose:
     def _end(self) -> None:
         if not self._ended:
             self._ended = True
-            _end_request(self._request, self._span_of, None)
+            _end_request(self._request, None)
