@@ -42,12 +42,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import reserved_record
-from eventlog_instrument.fastpath import (
-    ended_span_attributes,
-    resource_service_name,
-    whole_seconds,
-)
+from eventlog_instrument.fastpath import attributes_of as attributes_of
+from eventlog_instrument.fastpath import format_timestamp as format_timestamp
+from eventlog_instrument.fastpath import resource_service_name
 from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, scrubber_for
 from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit, encoded
 from eventlog_instrument.strict_json import envelope_json as envelope_json
@@ -99,17 +96,6 @@ class SpanRecord(NamedTuple):
         )
 
 
-def attributes_of(span: ReadableSpan) -> dict[str, Any]:
-    """The ended span's attributes as a plain dict, with the package's own record
-    (identity, manual payload, ``eventlog.data.*``: see :mod:`eventlog_instrument.calls`)
-    merged in over them, so no span limit can cut it."""
-    own_dict = ended_span_attributes(span)
-    record = reserved_record(span)
-    if record is None:
-        return own_dict
-    return {**own_dict, **record} if own_dict else record
-
-
 def _error_of(span: ReadableSpan) -> tuple[str | None, str | None]:
     for event in reversed(span.events):
         if event.name == "exception" and event.attributes:
@@ -135,18 +121,6 @@ class Event(NamedTuple):
     """The envelope as UTF-8 JSON."""
 
 
-def format_timestamp(time_ns: int, precision: str = "seconds") -> str:
-    """UTC ISO 8601 with ``+00:00``, truncated to ``precision``: ``2017-06-12T13:48:16+00:00``."""
-    seconds, remainder = divmod(time_ns, 1_000_000_000)
-    whole = whole_seconds(seconds)
-    if precision == "seconds":
-        return whole + _UTC_OFFSET
-    if precision == "milliseconds":
-        return f"{whole}.{remainder // 1_000_000:03d}{_UTC_OFFSET}"
-    return f"{whole}.{remainder // 1000:06d}{_UTC_OFFSET}"
-
-
-_UTC_OFFSET = "+00:00"
 DEFAULT_MAX_VALUE_LENGTH = 4096
 DEFAULT_MAX_EVENT_BYTES = 1_000_000
 _FREE_TEXT_DATA = frozenset(("expected_error_message", "retry_reason", "request_headers"))

@@ -16,6 +16,8 @@ from typing import Any
 
 from opentelemetry import propagate
 
+from eventlog_instrument.calls import reserved_record
+
 _propagator_fields: tuple[object, frozenset[str]] = (None, frozenset())
 """The global propagator last asked and its fields."""
 
@@ -65,34 +67,46 @@ def resource_service_name(resource: Any) -> str | None:
 
 _last_second: tuple[int | None, str] = (None, "")
 """The last whole second formatted, and its text."""
+_UTC_OFFSET = "+00:00"
 
 
-def whole_seconds(seconds: int) -> str:
-    """``seconds`` since the epoch as UTC ISO 8601 without offset: ``2017-06-12T13:48:16``.
+def format_timestamp(time_ns: int, precision: str = "seconds") -> str:
+    """UTC ISO 8601 with ``+00:00``, truncated to ``precision``: ``2017-06-12T13:48:16+00:00``.
 
-    Remembered for the last second: events come in bursts from the same second, and
-    ``datetime`` formatting is the dearest part of a timestamp.
+    The whole second's text is remembered for the last second: events come in bursts
+    from the same second, and ``datetime`` formatting is the dearest part of a timestamp.
     """
     global _last_second
-    cached_seconds, text = _last_second
+    seconds, remainder = divmod(time_ns, 1_000_000_000)
+    cached_seconds, whole = _last_second
     if seconds != cached_seconds:
         moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
-        text = moment.isoformat(timespec="seconds")[: -len("+00:00")]
-        _last_second = (seconds, text)
-    return text
+        whole = moment.isoformat(timespec="seconds")[: -len(_UTC_OFFSET)]
+        _last_second = (seconds, whole)
+    if precision == "seconds":
+        return whole + _UTC_OFFSET
+    if precision == "milliseconds":
+        return f"{whole}.{remainder // 1_000_000:03d}{_UTC_OFFSET}"
+    return f"{whole}.{remainder // 1000:06d}{_UTC_OFFSET}"
 
 
-def ended_span_attributes(span: Any) -> dict[str, Any]:
-    """An ended SDK span's attributes as a plain dict (not a copy: do not change it).
+def attributes_of(span: Any) -> dict[str, Any]:
+    """The ended span's attributes as a plain dict, with the package's own record
+    (identity, manual payload, ``eventlog.data.*``: see :mod:`eventlog_instrument.calls`)
+    merged in over them, so no span limit can cut it.
 
     The SDK's ``attributes`` is a read-only view whose copy calls Python code per key
     (1.3 µs of every request); an ended span's ``BoundedAttributes`` is immutable, so its
-    own ``_dict`` is read when the SDK has one, and the view copied otherwise.
+    own ``_dict`` is read when the SDK has one, and the view copied otherwise. The dict
+    returned may be that one: do not change it.
     """
     own_dict = getattr(getattr(span, "_attributes", None), "_dict", None)
     if type(own_dict) is not dict:
         own_dict = dict(span.attributes or {})
-    return own_dict
+    record = reserved_record(span)
+    if record is None:
+        return own_dict
+    return {**own_dict, **record} if own_dict else record
 
 
 def reset() -> None:
