@@ -36,14 +36,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import reserved_record
+from eventlog_instrument.fastpath import attributes_of as attributes_of
+from eventlog_instrument.fastpath import format_timestamp as format_timestamp
+from eventlog_instrument.fastpath import resource_service_name
 from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, scrubber_for
 from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit, encoded
 from eventlog_instrument.strict_json import envelope_json as envelope_json
@@ -91,26 +92,8 @@ class SpanRecord(NamedTuple):
             error,
             context.trace_id if context else 0,
             context.span_id if context else 0,
-            _service_name_of(span.resource),
+            resource_service_name(span.resource),
         )
-
-
-def attributes_of(span: ReadableSpan) -> dict[str, Any]:
-    """The ended span's attributes as a plain dict, with the package's own record
-    (identity, manual payload, ``eventlog.data.*``: see :mod:`eventlog_instrument.calls`)
-    merged in over them, so no span limit can cut it.
-
-    The SDK's ``attributes`` is a read-only view whose copy calls Python code per key
-    (1.3 µs of every request); an ended span's ``BoundedAttributes`` is immutable, so
-    its own dict is read instead when the SDK has one.
-    """
-    own_dict = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(own_dict) is not dict:
-        own_dict = dict(span.attributes or {})
-    record = reserved_record(span)
-    if record is None:
-        return own_dict
-    return {**own_dict, **record} if own_dict else record
 
 
 def _error_of(span: ReadableSpan) -> tuple[str | None, str | None]:
@@ -121,20 +104,6 @@ def _error_of(span: ReadableSpan) -> tuple[str | None, str | None]:
                 _optional_text(event.attributes.get("exception.message")),
             )
     return (None, span.status.description)
-
-
-_last_resource: tuple[Any, str | None] = (None, None)
-"""The last resource seen and its ``service.name``: every span of a provider shares one."""
-
-
-def _service_name_of(resource: Any) -> str | None:
-    global _last_resource
-    seen, service_name = _last_resource
-    if resource is not seen:
-        name = resource.attributes.get("service.name")
-        service_name = None if name is None else str(name)
-        _last_resource = (resource, service_name)
-    return service_name
 
 
 class Event(NamedTuple):
@@ -152,25 +121,6 @@ class Event(NamedTuple):
     """The envelope as UTF-8 JSON."""
 
 
-def format_timestamp(time_ns: int, precision: str = "seconds") -> str:
-    """UTC ISO 8601 with ``+00:00``, truncated to ``precision``: ``2017-06-12T13:48:16+00:00``."""
-    global _last_second
-    seconds, remainder = divmod(time_ns, 1_000_000_000)
-    cached_seconds, whole_seconds = _last_second
-    if seconds != cached_seconds:
-        moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
-        whole_seconds = moment.isoformat(timespec="seconds")[: -len(_UTC_OFFSET)]
-        _last_second = (seconds, whole_seconds)
-    if precision == "seconds":
-        return whole_seconds + _UTC_OFFSET
-    if precision == "milliseconds":
-        return f"{whole_seconds}.{remainder // 1_000_000:03d}{_UTC_OFFSET}"
-    return f"{whole_seconds}.{remainder // 1000:06d}{_UTC_OFFSET}"
-
-
-_UTC_OFFSET = "+00:00"
-_last_second: tuple[int | None, str] = (None, "")
-"""The last second formatted: events come in bursts from the same second."""
 DEFAULT_MAX_VALUE_LENGTH = 4096
 DEFAULT_MAX_EVENT_BYTES = 1_000_000
 _FREE_TEXT_DATA = frozenset(("expected_error_message", "retry_reason", "request_headers"))

@@ -35,15 +35,15 @@ connected and disconnected like the other instrumentors' wrappers.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Set
+from contextvars import Token
 from typing import Any, ClassVar
 
 import wrapt
-from opentelemetry import context, propagate, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind
 
 from eventlog_instrument import __version__, runtime
 from eventlog_instrument import constants as c
@@ -54,16 +54,20 @@ from eventlog_instrument.calls import (
     set_call_data,
     start_call_span,
 )
-from eventlog_instrument.instrumentors.framework import (
+from eventlog_instrument.fastpath import propagation_fields
+from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
+from eventlog_instrument.instrumentors.hooks import (
     NEW_TRACE,
-    FrameworkInstrumentor,
+    begin_call,
+    end_call,
+    expected_exceptions,
+    guarded,
+    inject_call_context,
     propagated_context,
-    propagation_fields,
+    record_outcome,
+    suppressed,
 )
-from eventlog_instrument.lifecycle import open_calls
-from eventlog_instrument.settings import DEFAULT_SERVICE_NAME
 
-_logger = logging.getLogger(__name__)
 _DATA = c.ATTR_DATA_PREFIX
 _NESTED_HEADERS = "headers"
 
@@ -88,7 +92,7 @@ class CeleryInstrumentor(FrameworkInstrumentor):
     def __init__(self) -> None:
         super().__init__()
         self._tracer = trace.get_tracer("eventlog_instrument.celery", __version__)
-        self._runs: dict[str, tuple[Span, object]] = {}
+        self._runs: dict[str, tuple[Span, Token[Context]]] = {}
         self._connected = False
         self._hook_registered = False
 
@@ -123,51 +127,43 @@ class CeleryInstrumentor(FrameworkInstrumentor):
             getattr(signals, signal_name).connect(getattr(self, handler), weak=False)
         self._connected = True
 
+    @guarded("add the call stack to a Celery task")
     def _before_task_publish(self, headers: dict[str, Any] | None = None, **_: Any) -> None:
-        if headers is None or context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        if headers is None or suppressed():
             return
-        try:
-            carried: dict[str, Any] = {}
-            call = current_call()
-            if call is not None:
-                carried[c.CALL_STACK_TASK_HEADER] = list(call.call_stack)
-            propagate.inject(carried)
-            if carried:
-                headers.update(carried)
-                nested = headers.get(_NESTED_HEADERS)
-                if isinstance(nested, dict):
-                    nested.update(carried)
-                else:
-                    headers[_NESTED_HEADERS] = dict(carried)
-        except Exception:
-            _logger.exception("eventlog_instrument could not add the call stack to a task")
+        carried: dict[str, Any] = {}
+        inject_call_context(carried, c.CALL_STACK_TASK_HEADER, current_call())
+        if carried:
+            headers.update(carried)
+            nested = headers.get(_NESTED_HEADERS)
+            if isinstance(nested, dict):
+                nested.update(carried)
+            else:
+                headers[_NESTED_HEADERS] = dict(carried)
 
+    @guarded("start the span of a Celery task")
     def _task_prerun(self, task_id: str = "", task: Any = None, **_: Any) -> None:
-        if task is None or context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        if task is None or suppressed():
             return
-        try:
-            request = task.request
-            fields = propagation_fields()
-            carrier = _carrier(request, fields)
-            parent_stack = continued_stack(carrier.get(c.CALL_STACK_TASK_HEADER))
-            call = new_call(self._service_name(task), c.CELERY_PROTOCOL, task.name, parent_stack)
-            reserved = call.attributes()
-            reserved[_DATA + "task_id"] = task_id
-            retries = request.retries
-            reserved[_DATA + "retries"] = retries if type(retries) is int else 0
-            span = start_call_span(
-                self._tracer,
-                task.name,
-                reserved,
-                context=propagated_context(carrier, fields, NEW_TRACE),
-                kind=SpanKind.CONSUMER,
-            )
-            token = context.attach(trace.set_span_in_context(span))
-            self._runs[task_id] = (span, token)
-            open_calls.started()
-        except Exception:
-            _logger.exception("eventlog_instrument could not start the span of task %s", task_id)
+        request = task.request
+        fields = propagation_fields()
+        carrier = _carrier(request, fields)
+        parent_stack = continued_stack(carrier.get(c.CALL_STACK_TASK_HEADER))
+        call = new_call(self._service_name(task), c.CELERY_PROTOCOL, task.name, parent_stack)
+        reserved = call.attributes()
+        reserved[_DATA + "task_id"] = task_id
+        retries = request.retries
+        reserved[_DATA + "retries"] = retries if type(retries) is int else 0
+        span = start_call_span(
+            self._tracer,
+            task.name,
+            reserved,
+            context=propagated_context(carrier, fields, NEW_TRACE),
+            kind=SpanKind.CONSUMER,
+        )
+        self._runs[task_id] = (span, begin_call(span))
 
+    @guarded("record the retry of a Celery task")
     def _task_retry(self, request: Any = None, reason: Any = None, **_: Any) -> None:
         run = self._runs.get(getattr(request, "id", None) or "")
         if run is not None:
@@ -175,24 +171,17 @@ class CeleryInstrumentor(FrameworkInstrumentor):
             set_call_data(span, "outcome", "retry")
             set_call_data(span, "retry_reason", str(reason))
 
+    @guarded("record the failure of a Celery task")
     def _task_failure(
         self, task_id: str = "", exception: BaseException | None = None, sender: Any = None,
         **_: Any,
     ) -> None:
         run = self._runs.get(task_id)
-        if run is None or exception is None:
-            return
-        try:
-            span = run[0]
-            if isinstance(exception, tuple(getattr(sender, "throws", ()) or ())):
-                set_call_data(span, "expected_error_type", type(exception).__name__)
-                set_call_data(span, "expected_error_message", str(exception))
-                return
-            span.record_exception(exception)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
-        except Exception:
-            _logger.exception("eventlog_instrument could not record a failure of task %s", task_id)
+        if run is not None and exception is not None:
+            expected = expected_exceptions(getattr(sender, "throws", None))
+            record_outcome(run[0], exception, expected)
 
+    @guarded("end the span of a Celery task")
     def _task_postrun(self, task_id: str = "", state: str | None = None, **_: Any) -> None:
         run = self._runs.pop(task_id, None)
         if run is None:
@@ -201,26 +190,16 @@ class CeleryInstrumentor(FrameworkInstrumentor):
         try:
             if state is not None:
                 set_call_data(span, "state", str(state))
-            context.detach(token)  # type: ignore[arg-type]
-            span.end()
-        except Exception:
-            _logger.exception("eventlog_instrument could not end the span of task %s", task_id)
         finally:
-            open_calls.ended()
+            end_call(span, token)
 
+    @guarded("flush the events of a Celery pool child before it exits")
     def _worker_process_shutdown(self, **_: Any) -> None:
         """A pool child leaves with ``os._exit``, which skips ``atexit``: flush now."""
-        try:
-            runtime.flush_and_stop()
-        except Exception:
-            _logger.exception("eventlog_instrument could not flush before the child exits")
+        runtime.flush_and_stop()
 
     def _service_name(self, task: Any) -> str:
-        assert self.settings is not None
-        service_name = self.settings.service_name
-        if service_name == DEFAULT_SERVICE_NAME:
-            return str(getattr(task.app, "main", None) or "celery")
-        return service_name
+        return self.configured_service_name or str(getattr(task.app, "main", None) or "celery")
 
 
 def _carrier(request: Any, fields: Set[str]) -> dict[str, Any]:

@@ -7,72 +7,31 @@ nothing is imported early (Nameko must be able to monkey-patch with eventlet fir
 ``instrument()`` and ``uninstrument()`` are idempotent and exact inverses: the
 original attribute is put back, so instrument, uninstrument, instrument leaves
 exactly one wrapper.
+
+What a hook does once it is called (guarding the application from the package's
+errors, starting and ending a call, propagation) is in
+:mod:`eventlog_instrument.instrumentors.hooks`; reading a WSGI request is in
+:mod:`eventlog_instrument.instrumentors.wsgi`.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, Set
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Any, ClassVar
 
 import wrapt
-from opentelemetry import propagate
-from opentelemetry.context import Context
 from wrapt.patches import resolve_path
 
+from eventlog_instrument.instrumentors.hooks import configured_service_name
 from eventlog_instrument.settings import Settings
 
 _logger = logging.getLogger(__name__)
 
 _INHERITED = object()
 """Marks a wrapped attribute that the class inherited rather than defined itself."""
-NEW_TRACE = Context()
-"""The parent context of a call that came without trace headers: a trace of its own."""
-
-
-_propagator_fields: tuple[object, frozenset[str]] = (None, frozenset())
-"""The global propagator last asked and its fields."""
-
-
-def propagation_fields() -> frozenset[str]:
-    """The carrier keys the global propagator reads (``traceparent``, ``b3``, ...).
-
-    Asked once per propagator: a composite propagator builds new sets on every read of
-    its ``fields``, about 1 µs a call.
-    """
-    global _propagator_fields
-    propagator = propagate.get_global_textmap()
-    seen, fields = _propagator_fields
-    if propagator is not seen:
-        fields = frozenset(propagator.fields)
-        _propagator_fields = (propagator, fields)
-    return fields
-
-
-def propagated_context(
-    carrier: Mapping[str, Any], fields: Set[str], otherwise: Context | None
-) -> Context | None:
-    """The trace context the global propagator finds in ``carrier``, or ``otherwise``
-    when none of its ``fields`` (:func:`propagation_fields`) came, or they are malformed.
-
-    Extracting from a carrier without them costs several µs a call for nothing. Only
-    text values are offered to the propagator (a task header can hold an int, say), and
-    a propagator that fails on what it is given starts a fresh trace: the headers came
-    from outside, and a malformed one must never cost the call its span.
-    """
-    if carrier.keys().isdisjoint(fields):
-        return otherwise
-    text_fields = {key: carrier[key] for key in fields if type(carrier.get(key)) is str}
-    if not text_fields:
-        return otherwise
-    try:
-        return propagate.extract(text_fields)
-    except Exception:
-        _logger.debug("eventlog_instrument: ignored malformed trace headers", exc_info=True)
-        return otherwise
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -106,6 +65,8 @@ class FrameworkInstrumentor:
 
     def __init__(self) -> None:
         self.settings: Settings | None = None
+        self.configured_service_name: str | None = None
+        """``EVENTLOG_SERVICE_NAME`` when set; else the framework names the service."""
         self._active = False
         self._originals: dict[tuple[str, str], tuple[Any, str, Any]] = {}
         self._hooks_registered: set[str] = set()
@@ -133,6 +94,7 @@ class FrameworkInstrumentor:
         if self._active:
             return
         self.settings = settings
+        self.configured_service_name = configured_service_name(settings)
         self._active = True
         for module_name in dict.fromkeys(module for module, _, _ in self.targets):
             if module_name in sys.modules:

@@ -44,36 +44,34 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import logging
 import weakref
 from typing import Any, ClassVar
 
-from opentelemetry import context, propagate, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind
 
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import (
-    current_call,
-    set_call_data,
-    start_call_span,
-)
-from eventlog_instrument.instrumentors.framework import (
+from eventlog_instrument.calls import CallIdentity, current_call, start_call_span
+from eventlog_instrument.fastpath import propagation_fields
+from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
+from eventlog_instrument.instrumentors.hooks import (
     NEW_TRACE,
-    FrameworkInstrumentor,
+    begin_call,
+    end_call,
+    expected_exceptions,
+    guarded,
+    inject_call_context,
     propagated_context,
-    propagation_fields,
+    record_outcome,
+    suppressed,
 )
-from eventlog_instrument.lifecycle import open_calls
 from eventlog_instrument.nameko_context import (
     CALL_ID_STACK_CONTEXT_KEY,
     declares_drop_in,
     dispatcher_config,
     worker_call,
 )
-
-_logger = logging.getLogger(__name__)
 
 
 class NamekoInstrumentor(FrameworkInstrumentor):
@@ -102,60 +100,67 @@ class NamekoInstrumentor(FrameworkInstrumentor):
         super().instrument(settings)
 
     def _run_worker(self, wrapped: Any, container: Any, args: Any, kwargs: Any) -> Any:
-        if context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
+        if suppressed():
             return wrapped(*args, **kwargs)
         worker_ctx = args[0] if args else kwargs["worker_ctx"]
-        try:
-            span = self._start_span(container, worker_ctx)
-            token = context.attach(trace.set_span_in_context(span))
-        except Exception:
-            _logger.exception("eventlog_instrument could not start the span of %r", worker_ctx)
+        started = self._begin_worker(container, worker_ctx)
+        if started is None:
             return wrapped(*args, **kwargs)
-        open_calls.started()
         try:
             return wrapped(*args, **kwargs)
         finally:
-            try:
-                context.detach(token)
-                span.end()
-            except Exception:
-                _logger.exception("eventlog_instrument could not end the span of %r", worker_ctx)
-            finally:
-                open_calls.ended()
+            self._end_worker(*started)
 
     def _worker_result(self, wrapped: Any, container: Any, args: Any, kwargs: Any) -> Any:
-        try:
-            worker_ctx, _result, exc_info = args
-            span = self._spans.get(worker_ctx)
-            if span is not None and exc_info:
-                _record_outcome(span, worker_ctx, exc_info[1])
-        except Exception:
-            _logger.exception("eventlog_instrument could not record a Nameko worker's outcome")
+        self._record_result(args)
         return wrapped(*args, **kwargs)
 
     def _greenthread_init(self, wrapped: Any, greenthread: Any, args: Any, kwargs: Any) -> Any:
         result = wrapped(*args, **kwargs)
-        try:
-            if trace.get_current_span().get_span_context().is_valid:
-                greenthread.gr_context = contextvars.copy_context()
-        except Exception:
-            _logger.exception("eventlog_instrument could not pass the context to a greenthread")
+        self._pass_context(greenthread)
         return result
 
     def _standalone_client_init(self, wrapped: Any, client: Any, args: Any, kwargs: Any) -> Any:
         call = current_call()
-        if call is None or context.get_value(_SUPPRESS_INSTRUMENTATION_KEY):
-            return wrapped(*args, **kwargs)
-        try:
-            bound = inspect.signature(wrapped).bind(*args, **kwargs)
-            context_data = dict(bound.arguments.get("context_data") or {})
-            context_data[CALL_ID_STACK_CONTEXT_KEY] = list(call.call_stack)
-            propagate.inject(context_data)
-            bound.arguments["context_data"] = context_data
-            args, kwargs = bound.args, bound.kwargs
-        except Exception:
-            _logger.exception("eventlog_instrument could not pass the call stack to an RPC client")
+        if call is not None and not suppressed():
+            with_stack = self._with_call_stack(wrapped, call, args, kwargs)
+            if with_stack is not None:
+                args, kwargs = with_stack
         return wrapped(*args, **kwargs)
+
+    @guarded("start the span of a Nameko worker")
+    def _begin_worker(self, container: Any, worker_ctx: Any) -> tuple[Span, Any]:
+        span = self._start_span(container, worker_ctx)
+        return span, begin_call(span)
+
+    @guarded("end the span of a Nameko worker")
+    def _end_worker(self, span: Span, token: Any) -> None:
+        end_call(span, token)
+
+    @guarded("record a Nameko worker's outcome")
+    def _record_result(self, args: Any) -> None:
+        worker_ctx, _result, exc_info = args
+        span = self._spans.get(worker_ctx)
+        if span is not None and exc_info:
+            expected = expected_exceptions(worker_ctx.entrypoint.expected_exceptions)
+            record_outcome(span, exc_info[1], expected)
+
+    @guarded("pass the context to a greenthread")
+    def _pass_context(self, greenthread: Any) -> None:
+        if trace.get_current_span().get_span_context().is_valid:
+            greenthread.gr_context = contextvars.copy_context()
+
+    @guarded("pass the call stack to an RPC client")
+    def _with_call_stack(
+        self, wrapped: Any, call: CallIdentity, args: Any, kwargs: Any
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The client's arguments with ``call``'s stack and the trace context in its
+        ``context_data``."""
+        bound = inspect.signature(wrapped).bind(*args, **kwargs)
+        context_data = dict(bound.arguments.get("context_data") or {})
+        inject_call_context(context_data, CALL_ID_STACK_CONTEXT_KEY, call)
+        bound.arguments["context_data"] = context_data
+        return bound.args, bound.kwargs
 
     def _start_span(self, container: Any, worker_ctx: Any) -> Span:
         entrypoint = worker_ctx.entrypoint
@@ -195,13 +200,4 @@ class NamekoInstrumentor(FrameworkInstrumentor):
             return False
         excluded = (*settings.entrypoints_to_exclude, *(config.get("entrypoints_to_exclude") or ()))
         return entrypoint.method_name not in excluded
-
-
-def _record_outcome(span: Span, worker_ctx: Any, error: BaseException) -> None:
-    if isinstance(error, worker_ctx.entrypoint.expected_exceptions):
-        set_call_data(span, "expected_error_type", type(error).__name__)
-        set_call_data(span, "expected_error_message", str(error))
-        return
-    span.record_exception(error)
-    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
 

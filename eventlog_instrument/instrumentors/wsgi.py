@@ -1,0 +1,248 @@
+"""WSGI requests as calls: what every WSGI framework's instrumentor shares (Flask's now).
+
+No framework is imported here. A framework's instrumentor wraps its WSGI entry point
+with :func:`serve`, and starts the request's SERVER span with
+:func:`start_request_span` as soon as it knows the request's names (Flask: once it has
+matched the URL). The span is back-dated to the request's arrival, so it covers the
+whole request all the same, and it is current from then to the end of the request.
+
+* Incoming: an ``X-Call-Stack`` header (call ids, outermost first, comma separated) is
+  continued under the rules of :mod:`eventlog_instrument.calls`, and so is the trace
+  (the headers of the global propagator, ``traceparent`` by default); a malformed one
+  starts a fresh stack or trace.
+* ``EVENTLOG_CAPTURE_REQUEST_HEADERS`` names request headers captured as
+  ``"Name: value"`` strings in ``data.request_headers``; a value is ``***`` when its
+  name holds a fragment of ``EVENTLOG_SCRUB_DENYLIST``.
+* The response: its status goes into ``data.status_code`` (a 5xx makes the outcome an
+  error), and it carries the call id in ``X-Call-Id`` unless
+  ``EVENTLOG_CALL_ID_RESPONSE_HEADER=false``; nothing else of it is changed.
+* The span ends with the error when the application raises, else when the body has
+  been sent or closed, whichever comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar, Token
+from time import time_ns
+from typing import Any
+
+from opentelemetry import context, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from eventlog_instrument import constants as c
+from eventlog_instrument.calls import new_call, parse_call_stack, set_call_data, start_call_span
+from eventlog_instrument.fastpath import environ_keys, propagation_fields
+from eventlog_instrument.instrumentors.hooks import (
+    call_closed,
+    call_opened,
+    guarded,
+    make_current,
+    propagated_context,
+    record_error,
+)
+from eventlog_instrument.settings import Settings
+
+_STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_")
+_DATA = c.ATTR_DATA_PREFIX
+
+
+SpanOf = Callable[["WsgiRequest", bool], Span]
+"""The framework's ``span_of(request, make_current)``: the request's span, started now
+(unnamed by a route) when the framework has not started it yet."""
+
+
+class WsgiRequest:
+    """One request, from its arrival to the end of its body."""
+
+    __slots__ = (
+        "app", "call_id", "call_id_header", "context_token", "environ", "span", "span_of",
+        "start_time",
+    )
+
+    def __init__(
+        self, environ: dict[str, Any], app: Any, span_of: SpanOf, call_id_header: bool
+    ) -> None:
+        self.environ = environ
+        self.app = app
+        """The framework's application object, for its instrumentor."""
+        self.span_of = span_of
+        self.call_id_header = call_id_header
+        """Whether the response carries ``X-Call-Id``."""
+        self.start_time = time_ns()
+        self.span: Span | None = None
+        self.call_id = ""
+        self.context_token: Token[Context] | None = None
+
+
+_current_request: ContextVar[WsgiRequest | None] = ContextVar(
+    "eventlog_wsgi_request", default=None
+)
+current_request = _current_request.get
+"""The request being served here, for the framework's other hooks."""
+
+
+def serve(
+    wrapped: Callable[..., Iterable[bytes]],
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+    request: WsgiRequest,
+) -> Iterable[bytes]:
+    """Call the WSGI application ``wrapped`` for ``request``, as one call."""
+    call_opened()
+    request_token = _current_request.set(request)
+
+    def start_response_recording(
+        status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Any:
+        _record_status(request, status, headers)
+        return start_response(status, headers, exc_info)
+
+    try:
+        response = wrapped(environ, start_response_recording)
+    except BaseException as error:
+        _end_request(request, error)
+        raise
+    finally:
+        _current_request.reset(request_token)
+        if request.context_token is not None:
+            context.detach(request.context_token)
+    return _EndsSpanOnClose(response, request)
+
+
+def start_request_span(
+    request: WsgiRequest,
+    tracer: trace.Tracer,
+    settings: Settings,
+    names: tuple[str, str, str],
+    route: str | None,
+    make_current_now: bool = True,
+) -> Span:
+    """Start the request's span, with its whole identity, back-dated to its arrival.
+
+    ``names`` are the service, protocol and entrypoint names of the call; ``route`` is
+    the matched rule, if any (the span is named ``"<METHOD> <route or entrypoint>"``).
+    The span is made current for the rest of the request unless ``make_current_now``
+    is false (the request is ending).
+    """
+    environ = request.environ
+    service_name, protocol, entrypoint = names
+    parent_stack = parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
+    call = new_call(service_name, protocol, entrypoint, parent_stack)
+    reserved = call.attributes()
+    method = environ.get("REQUEST_METHOD", "GET")
+    reserved[_DATA + "method"] = method
+    headers = settings.capture_request_headers
+    if headers:
+        reserved[_DATA + "request_headers"] = captured_headers(
+            environ, headers, settings.scrub_denylist
+        )
+    if route is not None:
+        reserved[_DATA + "route"] = route
+    fields = propagation_fields()
+    parent = propagated_context(propagation_headers(environ, fields), fields, None)
+    span = start_call_span(
+        tracer,
+        f"{method} {route or entrypoint}",
+        reserved,
+        context=parent,
+        kind=SpanKind.SERVER,
+        start_time=request.start_time,
+    )
+    request.span = span
+    request.call_id = call.call_id
+    if make_current_now:
+        request.context_token = make_current(span)
+    return span
+
+
+def excluded(environ: dict[str, Any], patterns: Iterable[Any]) -> bool:
+    """Whether one of the regular expressions ``patterns`` is found in the path."""
+    path = environ.get("PATH_INFO", "")
+    return any(pattern.search(path) for pattern in patterns)
+
+
+def captured_headers(
+    environ: dict[str, Any], names: tuple[str, ...], denylist: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The named request headers as ``"Name: value"``, a value ``***`` when its name holds
+    a fragment of ``denylist``."""
+    captured = []
+    for name in names:
+        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        if value is None:
+            continue
+        lowered = name.lower()
+        if any(fragment.lower() in lowered for fragment in denylist):
+            value = "***"
+        captured.append(f"{name}: {value}")
+    return tuple(captured)
+
+
+def propagation_headers(environ: dict[str, Any], fields: frozenset[str]) -> dict[str, str]:
+    """The request headers the propagator reads (``traceparent``, ``b3``, ...), by their
+    header names: WSGI has them as ``HTTP_*`` keys."""
+    headers = {}
+    for field, key in environ_keys(fields):
+        value = environ.get(key)
+        if value is not None:
+            headers[field] = value
+    return headers
+
+
+@guarded("record the status of a WSGI response")
+def _record_status(request: WsgiRequest, status: str, headers: list[Any]) -> None:
+    span = request.span if request.span is not None else request.span_of(request, True)
+    code = int(status.split(" ", 1)[0])
+    set_call_data(span, "status_code", code)
+    if code >= 500:
+        span.set_status(Status(StatusCode.ERROR, status))
+    if request.call_id_header:
+        headers.append((c.CALL_ID_HTTP_HEADER, request.call_id))
+
+
+@guarded("end the span of a WSGI request")
+def _end_request(request: WsgiRequest, error: BaseException | None) -> None:
+    try:
+        span = request.span if request.span is not None else request.span_of(request, False)
+        if error is not None:
+            record_error(span, error)
+        span.end()
+    finally:
+        call_closed()
+
+
+class _EndsSpanOnClose:
+    """The WSGI response, ending the span when the body has been sent (or the server
+    closes the response, whichever comes first).
+
+    Waiting for ``close()`` alone is not enough: werkzeug's development server can skip
+    it when a client resets the connection while it drains the socket.
+    """
+
+    __slots__ = ("_ended", "_request", "_response")
+
+    def __init__(self, response: Iterable[bytes], request: WsgiRequest) -> None:
+        self._response = response
+        self._request = request
+        self._ended = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._response
+        finally:
+            self._end()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._response, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            _end_request(self._request, None)
