@@ -15,12 +15,16 @@ are awaited together (waiting for each confirm in turn is ten times slower, SPEC
 The connection is kombu's py-amqp transport (``amqp://``, ``amqps://``; kombu's virtual
 transports have no publisher confirms). The publish frames are built by
 :mod:`~eventlog_instrument.exporters.amqp_wire` and written 64 KiB at a time;
-exchanges are declared, and confirms read, through py-amqp itself.
-An event that is nacked, or unconfirmed when the connection fails or the timeout
-passes, is handed back to the pipeline, which retries it on a new connection.
+exchanges are declared (on a channel of their own, see
+:mod:`~eventlog_instrument.exporters.amqp_exchanges`), and confirms read, through
+py-amqp itself. An event that is nacked, or unconfirmed or unsent when the connection
+fails or the timeout passes, is handed back once to the pipeline, which retries it on a
+new connection.
 
 Events the broker can never take are dropped alone, not retried: an exchange name or
-routing key over AMQP's 255 bytes (``invalid``), and a body over the broker's
+routing key over AMQP's 255 bytes, or an exchange the broker refuses to declare (406
+PRECONDITION_FAILED: it exists with other arguments; one warning line, the declare
+retried every 10 s) (``invalid``), and a body over the broker's
 ``max_message_size`` (``refused``; RabbitMQ closes the channel with 406
 PRECONDITION_FAILED, whose size limit the exporter then remembers and checks before
 publishing). So that such a close takes no other event with it, a body over 64 KiB is
@@ -38,6 +42,7 @@ from typing import Any
 
 from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
+from eventlog_instrument.exporters.amqp_exchanges import RETRY_DECLARE_AFTER, ExchangeDeclarer
 from eventlog_instrument.exporters.amqp_wire import EventContent, publish_method_frame
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.masking import mask_uri, redact
@@ -68,7 +73,7 @@ class AmqpEventExporter(EventExporter):
         self._connection: Any = None
         self._channel: Any = None
         self._next_tag = 1
-        self._declared: set[str] = set()
+        self._exchanges = ExchangeDeclarer()
         self._method_frames: dict[tuple[str, str], bytes] = {}
         self._unconfirmed: dict[int, Event] = {}
         self._nacked: list[Event] = []
@@ -91,20 +96,23 @@ class AmqpEventExporter(EventExporter):
                 slices.tick()
                 if self._publishable(event):
                     alone = len(event.body) > _PUBLISH_ALONE_ABOVE
-                    if alone or event.service_name not in self._declared:
+                    if alone:
                         self._write(frames)
                         frames, buffered = [], 0
-                        if alone:
-                            self._await_confirms(deadline)
-                        self._declare(channel, event.service_name)
+                        self._await_confirms(deadline)
+                    if self._exchange_refused(event):
+                        handled += 1
+                        continue
                     frames += self._frames(channel, event)
                     buffered += len(event.body)
                     self._unconfirmed[self._next_tag] = event
                     self._next_tag += 1
-                    if alone or buffered >= _WRITE_SIZE:
-                        self._write(frames)
-                        frames, buffered = [], 0
+                # Handled once it is unconfirmed or refused: a failing write below must
+                # not hand it back a second time as unsent.
                 handled += 1
+                if buffered >= _WRITE_SIZE:
+                    self._write(frames)
+                    frames, buffered = [], 0
             self._write(frames)
             self._await_confirms(deadline)
             self.last_error = ""
@@ -168,7 +176,7 @@ class AmqpEventExporter(EventExporter):
         channel.events["basic_nack"].add(self._on_nack)
         self._channel = channel
         self._next_tag = 1
-        self._declared = set()
+        self._exchanges.new_connection()
         self._method_frames = {}
         return channel
 
@@ -207,12 +215,20 @@ class AmqpEventExporter(EventExporter):
             given["cert_reqs"] = ssl.CERT_REQUIRED
         return given
 
-    def _declare(self, channel: Any, service_name: str) -> None:
-        if service_name not in self._declared:
-            channel.exchange_declare(
-                f"{service_name}.events", "topic", durable=True, auto_delete=False
+    def _exchange_refused(self, event: Event) -> bool:
+        """Whether the exchange of ``event`` cannot be declared; if so, it is refused."""
+        exchange = self._exchange(event)
+        detail, asked = self._exchanges.refusal(self._connection, exchange)
+        if not detail:
+            return False
+        self.refuse(event, INVALID, detail)
+        if asked:  # at most once per exchange every RETRY_DECLARE_AFTER seconds
+            _logger.warning(
+                "eventlog_instrument: amqp exporter cannot publish to %s (%s); its events "
+                "are dropped as invalid, the declare is retried every %.0f s",
+                mask_uri(self.uri), redact(detail, self.uri), RETRY_DECLARE_AFTER,
             )
-            self._declared.add(service_name)
+        return True
 
     @staticmethod
     def _exchange(event: Event) -> str:
