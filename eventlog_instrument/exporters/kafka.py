@@ -22,6 +22,8 @@ calls invalid (``invalid``).
 Noise: while the exporter runs, what kafka-python logs is rate-limited to one line per
 logger and message every 10 seconds (an outage otherwise logs several lines a second),
 and producers are closed explicitly, so their ``__del__`` has nothing to report.
+kafka-python's own exit hook is removed from each producer: at exit the pipeline closes
+it within ``EVENTLOG_SHUTDOWN_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -243,13 +245,24 @@ _producer_class: Any = None
 
 
 def _quiet_producer_class() -> Any:
-    """A KafkaProducer whose ``__del__`` keeps quiet: one whose ``__init__`` failed (no
-    broker) has no state to close, and its ``__del__`` printed a traceback."""
+    """A KafkaProducer without kafka-python's exit hook, whose ``__del__`` keeps quiet.
+
+    The hook closes the producer with a 1 s timeout of its own, before the pipeline's
+    flush (``atexit`` runs the last registered first): exit took longer than
+    ``EVENTLOG_SHUTDOWN_TIMEOUT`` and printed a ``KafkaTimeoutError`` traceback. The
+    exporter closes its producer itself, within that bound. A producer whose
+    ``__init__`` failed (no broker) has no state to close, and its ``__del__`` printed
+    a traceback.
+    """
     global _producer_class
     if _producer_class is None:
         from kafka import KafkaProducer
 
         class QuietKafkaProducer(KafkaProducer):  # type: ignore[misc]
+            def __init__(self, **config: Any) -> None:
+                super().__init__(**config)
+                self._unregister_cleanup()
+
             def __del__(self) -> None:
                 if getattr(self, "_closed", True) is False:
                     super().__del__()
