@@ -36,6 +36,7 @@ class Outlet:
         self.name = type(exporter).__name__
         self.builds_events = isinstance(exporter, EventExporter)
         self.drops = drops
+        drops.refused_by = getattr(exporter, "refused_by", drops.refused_by)
         self.last_error = ""
         """Why the last delivery failed; empty once one succeeded."""
         self._settings = settings
@@ -109,6 +110,7 @@ class Outlet:
 
     def after_fork(self, drops: DropLedger) -> None:
         self.drops = drops
+        drops.refused_by = getattr(self.exporter, "refused_by", drops.refused_by)
         self.last_error = ""
         after_fork = getattr(self.exporter, "after_fork", None)
         if after_fork is not None:

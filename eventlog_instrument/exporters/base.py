@@ -42,6 +42,9 @@ class Refusal:
 class EventExporter(SpanExporter):
     """Publishes the event of every span that stands for one."""
 
+    refused_by = "the broker"
+    """Who refuses the events this exporter refuses, as the drop warning names it."""
+
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
         self._last_failure_log = 0.0
