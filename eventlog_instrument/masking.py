@@ -5,7 +5,9 @@ A URI's password is everything between the first ``:`` of its user part and the 
 ``amqp://app:s3cr#t@host//`` and ``/``, ``?``, ``#`` or ``;`` in a password would end it
 early for :func:`urllib.parse.urlsplit`, which then reports no password at all. A value
 may hold several URIs (kombu's failover list ``amqp://u:p1@h1//;amqp://u:p2@h2//``, or
-``user:password@host`` items without a scheme); each one is masked.
+``user:password@host`` items without a scheme); each one is masked. A URI starts at the
+start of the value or after a separator (``;``, ``,``, white space): ``://`` inside a
+password does not start a new one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ _LIST_SEPARATORS = re.compile(r"[;,\s]+")
 
 def _credentials(value: str) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of every password in ``value``."""
-    starts = [match.start() for match in _SCHEME.finditer(value)]
+    # A scheme starts a URI only at the start or after a list separator: one inside a
+    # password (``amqp://guest:a://b@host``) is part of that password.
+    starts = [
+        match.start() for match in _SCHEME.finditer(value)
+        if match.start() == 0 or _LIST_SEPARATORS.match(value[match.start() - 1])
+    ]
     leading = value[: starts[0]] if starts else value
     position = 0
     for item in _LIST_SEPARATORS.split(leading):
