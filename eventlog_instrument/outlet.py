@@ -39,6 +39,8 @@ class Outlet:
         drops.refused_by = getattr(exporter, "refused_by", drops.refused_by)
         self.last_error = ""
         """Why the last delivery failed; empty once one succeeded."""
+        self.attempted = False
+        """Whether a delivery has finished, delivered or not."""
         self._settings = settings
         self._last_raised_log = -WARNING_INTERVAL
 
@@ -65,8 +67,22 @@ class Outlet:
                 events.append(event)
         return events
 
+    @property
+    def queue_full_detail(self) -> str:
+        """Why events pile up, for a ``queue_full`` warning: empty when the broker takes
+        events, only not as fast as they come."""
+        if not self.attempted:
+            return "no delivery has finished yet: still connecting, or waiting for the broker"
+        return self.last_error
+
     def deliver(self, batch: Sequence[Any], timeout: float) -> tuple[list[Any], list[Refusal]]:
         """The events to retry, and those the exporter refused for good (not yet counted)."""
+        try:
+            return self._deliver(batch, timeout)
+        finally:
+            self.attempted = True
+
+    def _deliver(self, batch: Sequence[Any], timeout: float) -> tuple[list[Any], list[Refusal]]:
         exporter = self.exporter
         try:
             if isinstance(exporter, EventExporter):
@@ -110,6 +126,7 @@ class Outlet:
 
     def after_fork(self, drops: DropLedger) -> None:
         self.drops = drops
+        self.attempted = False
         drops.refused_by = getattr(self.exporter, "refused_by", drops.refused_by)
         self.last_error = ""
         after_fork = getattr(self.exporter, "after_fork", None)

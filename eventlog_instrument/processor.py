@@ -128,7 +128,7 @@ class EventLogSpanProcessor(SpanProcessor):
         if self._worker is None:
             self._start_worker()
         if len(self._queue) >= self._max_queue_size:
-            self._drops.drop(QUEUE_FULL, detail=self._outlet.last_error)
+            self._drops.drop(QUEUE_FULL, detail=self._outlet.queue_full_detail)
             return
         self._queue.append(SpanRecord.of(span) if self._builds_events else span)
         if len(self._queue) >= self._batch_size:

@@ -12,15 +12,15 @@
 Security: ``EVENTLOG_KAFKA_SECURITY_PROTOCOL`` and the ``EVENTLOG_KAFKA_SSL_*`` and
 ``EVENTLOG_KAFKA_SASL_*`` settings are passed to kafka-python as they are.
 
-The producer is created on the export thread, on first use, and ``send`` blocks at
-most ``EVENTLOG_KAFKA_MAX_BLOCK_MS``. Events not acknowledged within the export
-timeout are handed back to the pipeline for a retry on a new producer. A record Kafka
-can never take is dropped alone, not retried: over kafka-python's ``max_request_size``
-(1 MiB) or the broker's message size limit (``refused``), or to a topic the broker
-calls invalid (``invalid``).
+The producer is created on the export thread, on first use; creating it (kafka-python
+3's bootstrap) and each ``send`` block at most ``EVENTLOG_KAFKA_MAX_BLOCK_MS``. Events
+not acknowledged within the export timeout are handed back to the pipeline for a retry
+on a new producer. A record Kafka can never take is dropped alone, not retried: over
+kafka-python's ``max_request_size`` (1 MiB) or the broker's message size limit
+(``refused``), or to a topic the broker calls invalid (``invalid``).
 
 Noise: while the exporter runs, what kafka-python logs is rate-limited to one line per
-logger and message every 10 seconds (an outage otherwise logs several lines a second),
+kafka-python logger every 10 seconds (an outage otherwise logs several lines a second),
 and producers are closed explicitly, so their ``__del__`` has nothing to report.
 kafka-python's own exit hook is removed from each producer: at exit the pipeline closes
 it within ``EVENTLOG_SHUTDOWN_TIMEOUT``.
@@ -141,8 +141,9 @@ class KafkaEventExporter(EventExporter):
 
     def _open_producer(self) -> Any:
         if self._producer is None:
-            self._producer = _quiet_producer_class()(**self.producer_config())
-            _quieten_kafka_loggers()
+            producer_class = _quiet_producer_class()  # imports kafka: its loggers exist
+            _quieten_kafka_loggers()  # before the producer's bootstrap logs
+            self._producer = producer_class(**self.producer_config())
         return self._producer
 
     def producer_config(self) -> dict[str, Any]:
@@ -167,6 +168,12 @@ class KafkaEventExporter(EventExporter):
             "sasl_plain_password": settings.kafka_sasl_password,
         }
         config.update({key: value for key, value in optional.items() if value})
+        from kafka import KafkaProducer
+
+        if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python 3
+            # Its default of 30 s held the export thread in a producer's __init__ while
+            # the broker was down.
+            config["bootstrap_timeout_ms"] = settings.kafka_max_block_ms
         return config
 
     def _report_failure(self, error: Exception | None) -> None:
@@ -208,14 +215,16 @@ class KafkaEventExporter(EventExporter):
 
 
 class _RateLimit(logging.Filter):
-    """Lets one record per logger and message template through every 10 seconds."""
+    """Lets one record per logger through every 10 seconds: an outage makes each
+    kafka-python module log several different messages, so a limit per message let a
+    few lines a second through."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._last: dict[tuple[str, str], float] = {}
+        self._last: dict[str, float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
+        key = record.name
         now = time.monotonic()
         if now - self._last.get(key, -_LOG_INTERVAL) < _LOG_INTERVAL:
             return False
