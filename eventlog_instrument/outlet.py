@@ -45,10 +45,19 @@ class Outlet:
         self._last_raised_log = -WARNING_INTERVAL
 
     def prepare(self, spans: Iterable[Any]) -> list[Any]:
-        """The events of ``spans`` (SpanRecords), or the spans for a plain exporter."""
+        """The events of ``spans`` (SpanRecords), or the spans for a plain exporter; those
+        that cannot be sent are counted as dropped."""
+        events, unsendable = self.build(spans)
+        self.count(unsendable)
+        return events
+
+    def build(self, spans: Iterable[Any]) -> tuple[list[Any], list[tuple[str, str]]]:
+        """The events of ``spans``, and the reason and detail of each one that cannot be
+        sent, not counted yet: shutdown may count the whole batch first."""
         if not self.builds_events:
-            return list(spans)
+            return list(spans), []
         events = []
+        unsendable = []
         slices = GilSlices()
         limit = self._settings.max_event_bytes
         for span in spans:
@@ -56,16 +65,21 @@ class Outlet:
             try:
                 event = build_event_for(span, self._settings)
             except Exception as error:
-                self.drops.drop(INVALID, detail=f"building {span.name!r} raised {error!r}")
+                unsendable.append((INVALID, f"building {span.name!r} raised {error!r}"))
                 _logger.debug("could not build the event of %r", span.name, exc_info=True)
                 continue
             if event is None:
-                self.drops.drop(INVALID, detail=f"{span.name!r} stands for no event")
+                unsendable.append((INVALID, f"{span.name!r} stands for no event"))
             elif len(event.body) > limit:
-                self.drops.drop(TOO_LARGE, detail=f"{len(event.body)} > {limit} bytes")
+                unsendable.append((TOO_LARGE, f"{len(event.body)} > {limit} bytes"))
             else:
                 events.append(event)
-        return events
+        return events, unsendable
+
+    def count(self, unsendable: list[tuple[str, str]]) -> None:
+        """Count the events :meth:`build` could not make sendable."""
+        for reason, detail in unsendable:
+            self.drops.drop(reason, detail=detail)
 
     @property
     def queue_full_detail(self) -> str:

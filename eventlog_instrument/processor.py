@@ -82,6 +82,8 @@ class EventLogSpanProcessor(SpanProcessor):
         self._queue: deque[Any] = deque()
         """SpanRecords for an EventExporter, the spans themselves for any other exporter."""
         self._pending: list[Any] = []
+        self._building = 0
+        """Events the worker took from the queue and is building into ``_pending``."""
         self._late: deque[Any] = deque()
         self._wakeup = RealEvent()
         self._stopping = RealEvent()
@@ -206,7 +208,7 @@ class EventLogSpanProcessor(SpanProcessor):
             if self._settled:
                 return
             self._settled = True
-            lost = len(self._queue) + len(self._pending)
+            lost = len(self._queue) + len(self._pending) + self._building
             self._queue.clear()
             self._pending = []
         if lost:
@@ -221,7 +223,8 @@ class EventLogSpanProcessor(SpanProcessor):
         failures = 0
         while self._pending or self._queue:
             if not self._pending:
-                self._pending = self._outlet.prepare(self._take_batch())
+                if not self._build_batch():
+                    return False
                 continue
             timeout = self._export_timeout
             if deadline is not None:
@@ -256,6 +259,20 @@ class EventLogSpanProcessor(SpanProcessor):
         for reason, alike in by_reason.items():  # one warning for a batch refused alike
             self._drops.drop(reason, len(alike), detail=alike[-1].detail)
         self.exported += len(batch) - len(undelivered) - len(refusals)
+
+    def _build_batch(self) -> bool:
+        """Build the next batch into ``_pending``; ``False`` when shutdown gave up on it
+        meanwhile (and counted it, as events taken and not built)."""
+        batch = self._take_batch()
+        self._building = len(batch)
+        events, unsendable = self._outlet.build(batch)
+        with self._settle_lock:
+            self._building = 0
+            if self._settled:
+                return False
+            self._outlet.count(unsendable)
+            self._pending = events
+        return True
 
     def _take_batch(self) -> list[Any]:
         batch: list[Any] = []
