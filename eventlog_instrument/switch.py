@@ -96,9 +96,11 @@ class EventLogInstrumentor:
                 _logger.info("eventlog_instrument is off: OTEL_SDK_DISABLED is true")
                 return
             exporters = [*exporter_objects, *create_exporters(settings)]
-            provider = _sdk_tracer_provider(settings)
-            cls._processors = [EventLogSpanProcessor(exporter, settings) for exporter in exporters]
-            _fan_out_of(provider).processors = tuple(cls._processors)
+            processors = [
+                EventLogSpanProcessor.from_settings(exporter, settings) for exporter in exporters
+            ]
+            cls._processors = processors
+            _fan_out_of(_sdk_tracer_provider(settings)).processors = tuple(processors)
             for instrumentor in enabled_instrumentors(settings):
                 active = cls._instrumentors.setdefault(instrumentor.name, instrumentor)
                 active.instrument(settings)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from eventlog_instrument import outlet
+from eventlog_instrument.exporters import base
 from tests.support.waiting import wait_until
 from tests.test_processor import ScriptedExporter, end_calls, processor_for
 
 
 def test_a_batch_being_built_when_shutdown_gives_up_is_counted_once(monkeypatch):
     building, release = threading.Event(), threading.Event()
-    build = outlet.build_event_for
+    build = base.build_event_for
     built = []
 
     def slow_build(span, settings):
@@ -22,7 +22,7 @@ def test_a_batch_being_built_when_shutdown_gives_up_is_counted_once(monkeypatch)
             raise ValueError("cannot be built")
         return build(span, settings)
 
-    monkeypatch.setattr(outlet, "build_event_for", slow_build)
+    monkeypatch.setattr(base, "build_event_for", slow_build)
     exporter = ScriptedExporter()
     processor, tracer = processor_for(exporter, shutdown_timeout=100, bsp_schedule_delay=10)
     end_calls(tracer, 5)
