@@ -21,20 +21,19 @@ py-amqp itself. An event that is nacked, or unconfirmed or unsent when the conne
 fails or the timeout passes, is handed back once to the pipeline, which retries it on a
 new connection.
 
-Events the broker can never take are dropped alone, not retried: an exchange name or
-routing key over AMQP's 255 bytes, or an exchange the broker refuses to declare (406
-PRECONDITION_FAILED: it exists with other arguments; one warning line, the declare
-retried every 10 s) (``invalid``), and a body over the broker's
-``max_message_size`` (``refused``; RabbitMQ closes the channel with 406
-PRECONDITION_FAILED, whose size limit the exporter then remembers and checks before
-publishing). So that such a close takes no other event with it, a body over 64 KiB is
-published alone, after the events before it are confirmed.
+Events the broker can never take are dropped alone, not retried (see
+:mod:`~eventlog_instrument.exporters.amqp_limits`): a name over AMQP's 255 bytes, or
+an exchange the broker refuses to declare (``invalid``; one warning line, the declare
+retried every 10 s), and a body over the broker's ``max_message_size`` (``refused``).
+So that the channel RabbitMQ closes over such a body takes no other event with it, a
+body over 64 KiB is published alone, after the events before it are confirmed.
+
+``check(timeout)`` (``eventlog check``) connects as publishing does, TLS included.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import ssl
 import time
 from collections.abc import Sequence
@@ -43,6 +42,7 @@ from typing import Any
 from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.amqp_exchanges import RETRY_DECLARE_AFTER, ExchangeDeclarer
+from eventlog_instrument.exporters.amqp_limits import name_refusal, size_limit_in
 from eventlog_instrument.exporters.amqp_wire import EventContent, publish_method_frame
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.masking import mask_uri, redact
@@ -58,8 +58,6 @@ _WRITE_SIZE = 64 * 1024
 _PUBLISH_ALONE_ABOVE = _WRITE_SIZE
 """Bodies larger than this are published alone, so a channel closed over one takes no
 other event with it."""
-_SIZE_REFUSAL = re.compile(r"message size (\d+) is larger than configured max size (\d+)")
-_AMQP_NAME_MAX = 255
 
 
 class AmqpEventExporter(EventExporter):
@@ -124,13 +122,10 @@ class AmqpEventExporter(EventExporter):
 
     def _publishable(self, event: Event) -> bool:
         """Whether the broker can take ``event``; if not, it is refused here."""
-        routing_key = event.routing_key or self.routing_key
-        for what, name in (("exchange", self._exchange(event)), ("routing key", routing_key)):
-            size = len(name.encode("utf-8"))
-            if size > _AMQP_NAME_MAX:
-                detail = f"AMQP {what} name of {size} bytes (at most {_AMQP_NAME_MAX})"
-                self.refuse(event, INVALID, detail)
-                return False
+        detail = name_refusal(self._exchange(event), event.routing_key or self.routing_key)
+        if detail:
+            self.refuse(event, INVALID, detail)
+            return False
         limit = self.broker_max_size
         if limit is not None and len(event.body) > limit:
             self.refuse(event, REFUSED, f"{len(event.body)} bytes over the broker's {limit}")
@@ -146,10 +141,10 @@ class AmqpEventExporter(EventExporter):
 
     def _refuse_over_broker_limit(self, error: Exception) -> None:
         """RabbitMQ closes the channel (406) over a message above ``max_message_size``."""
-        found = _SIZE_REFUSAL.search(str(error))
-        if found is None or getattr(error, "code", None) != 406:
+        limit = size_limit_in(error)
+        if limit is None:
             return
-        self.broker_max_size = limit = int(found.group(2))
+        self.broker_max_size = limit
         for tag, event in list(self._unconfirmed.items()):
             if len(event.body) > limit:
                 del self._unconfirmed[tag]
@@ -160,15 +155,7 @@ class AmqpEventExporter(EventExporter):
             if self._channel.is_open:
                 return self._channel
             self._discard_connection()
-        import kombu
-
-        connection = kombu.Connection(
-            self.uri,
-            connect_timeout=self._timeout,
-            transport_options={"read_timeout": self._timeout, "write_timeout": self._timeout},
-            ssl=self.ssl_options(),
-        )
-        connection.connect()
+        connection = self._connect(self._timeout)
         self._connection = connection
         channel = connection.channel()
         channel.confirm_select()
@@ -179,6 +166,30 @@ class AmqpEventExporter(EventExporter):
         self._exchanges.new_connection()
         self._method_frames = {}
         return channel
+
+    def _connect(self, timeout: float) -> Any:
+        import kombu
+
+        connection = kombu.Connection(
+            self.uri,
+            connect_timeout=timeout,
+            transport_options={"read_timeout": timeout, "write_timeout": timeout},
+            ssl=self.ssl_options(),
+        )
+        connection.connect()
+        return connection
+
+    def check(self, timeout: float) -> str:
+        """Connect as publishing would (TLS included) and leave: ``ok`` and the broker's
+        masked URI, or a one-line ``ConnectionError``."""
+        try:
+            self._connect(timeout).release()
+        except Exception as error:
+            raise ConnectionError(
+                f"broker unreachable ({mask_uri(self.uri)}): {type(error).__name__}: "
+                f"{redact(str(error), self.uri)}"
+            ) from None
+        return f"ok {mask_uri(self.uri)}"
 
     def _frames(self, channel: Any, event: Event) -> list[bytes]:
         """The frames of publishing ``event``, built here rather than by py-amqp."""
@@ -290,4 +301,3 @@ class AmqpEventExporter(EventExporter):
                 connection.release()
             except Exception:
                 _logger.debug("closing the AMQP connection failed", exc_info=True)
-

@@ -36,6 +36,7 @@ from typing import Any
 
 from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
+from eventlog_instrument.exporters import kafka_noise
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.masking import mask_secret, redact
 from eventlog_instrument.realthreads import GilSlices
@@ -48,7 +49,6 @@ _SHORTEST_GIL_SLICE = 0.001
 """Each pause hands the GIL to kafka-python's own sender thread, which is export work
 too: with the default 0.1 ms slices the two export threads took turns so often that
 the exporter fell to 0.65-0.88 of a raw producer, against 0.94-1.19 with 1 ms."""
-_LOG_INTERVAL = 10.0
 _REFUSED_ERRORS = ("MessageSizeTooLargeError", "RecordListTooLargeError")
 _INVALID_ERRORS = ("InvalidTopicError",)
 
@@ -142,7 +142,7 @@ class KafkaEventExporter(EventExporter):
     def _open_producer(self) -> Any:
         if self._producer is None:
             producer_class = _quiet_producer_class()  # imports kafka: its loggers exist
-            _quieten_kafka_loggers()  # before the producer's bootstrap logs
+            kafka_noise.quieten()  # before the producer's bootstrap logs
             self._producer = producer_class(**self.producer_config())
         return self._producer
 
@@ -150,13 +150,48 @@ class KafkaEventExporter(EventExporter):
         """The KafkaProducer arguments, security settings passed through when given."""
         settings = self.settings
         config: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "client_id": "eventlog-instrument",
+            **self._client_config(),
             "acks": "all",
             "linger_ms": 5,
             "batch_size": 64 * 1024,
             "max_block_ms": settings.kafka_max_block_ms,
             "request_timeout_ms": max(1000, settings.bsp_export_timeout),
+        }
+        from kafka import KafkaProducer
+
+        if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python 3
+            # Its default of 30 s held the export thread in a producer's __init__ while
+            # the broker was down.
+            config["bootstrap_timeout_ms"] = settings.kafka_max_block_ms
+        return config
+
+    def check(self, timeout: float) -> str:
+        """Fetch the topic list as the producer would connect (TLS, SASL): ``ok`` and
+        the masked bootstrap servers, or a one-line ``ConnectionError``."""
+        from kafka import KafkaConsumer
+
+        where = mask_secret(self.bootstrap_servers)
+        config = self._client_config()
+        if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG:  # kafka-python 3
+            config["bootstrap_timeout_ms"] = int(timeout * 1000)
+        try:
+            consumer = KafkaConsumer(**config)
+            try:
+                consumer.topics()
+            finally:
+                consumer.close()
+        except Exception as error:
+            raise ConnectionError(
+                f"broker unreachable ({where}): {type(error).__name__}"
+            ) from None
+        return f"ok {where}"
+
+    def _client_config(self) -> dict[str, Any]:
+        """What every kafka-python client of this exporter is given: where, and how."""
+        settings = self.settings
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": "eventlog-instrument",
             "security_protocol": settings.kafka_security_protocol,
         }
         optional = {
@@ -168,12 +203,6 @@ class KafkaEventExporter(EventExporter):
             "sasl_plain_password": settings.kafka_sasl_password,
         }
         config.update({key: value for key, value in optional.items() if value})
-        from kafka import KafkaProducer
-
-        if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python 3
-            # Its default of 30 s held the export thread in a producer's __init__ while
-            # the broker was down.
-            config["bootstrap_timeout_ms"] = settings.kafka_max_block_ms
         return config
 
     def _report_failure(self, error: Exception | None) -> None:
@@ -210,44 +239,7 @@ class KafkaEventExporter(EventExporter):
                 producer.close(timeout=max(0.0, seconds))
             except Exception:
                 _logger.debug("closing the Kafka producer failed", exc_info=True)
-        for logger in _kafka_loggers():
-            logger.removeFilter(_kafka_rate_limit)
-
-
-class _RateLimit(logging.Filter):
-    """Lets one record per logger through every 10 seconds: an outage makes each
-    kafka-python module log several different messages, so a limit per message let a
-    few lines a second through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._last: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        key = record.name
-        now = time.monotonic()
-        if now - self._last.get(key, -_LOG_INTERVAL) < _LOG_INTERVAL:
-            return False
-        self._last[key] = now
-        return True
-
-
-_kafka_rate_limit = _RateLimit()
-
-
-def _kafka_loggers() -> list[logging.Logger]:
-    """Every kafka-python logger: each module has its own, and a filter on the ``kafka``
-    logger would not see its children's records."""
-    return [
-        logger for name, logger in list(logging.Logger.manager.loggerDict.items())
-        if (name == "kafka" or name.startswith("kafka.")) and isinstance(logger, logging.Logger)
-    ]
-
-
-def _quieten_kafka_loggers() -> None:
-    for logger in _kafka_loggers():
-        if _kafka_rate_limit not in logger.filters:
-            logger.addFilter(_kafka_rate_limit)
+        kafka_noise.restore()
 
 
 _producer_class: Any = None
