@@ -43,6 +43,8 @@ class DropLedger:
         self._reported = dict.fromkeys(REASONS, 0)
         self._last_warning = dict.fromkeys(REASONS, -WARNING_INTERVAL)
         self._last_detail: dict[str, str] = {}
+        self.refused_by = "the broker"
+        """Who refuses events for their own sake: the broker, or the output."""
 
     def drop(self, reason: str, count: int = 1, detail: str = "") -> None:
         """Count ``count`` events dropped for ``reason``; warn unless warned in the last 10 s.
@@ -87,7 +89,7 @@ class DropLedger:
                 "broker took them; raise EVENTLOG_BSP_MAX_QUEUE_SIZE to absorb the bursts"
             )
         if reason == REFUSED:
-            return f"the broker refused them ({detail}); they are not retried"
+            return f"{self.refused_by} refused them ({detail}); they are not retried"
         if reason == TOO_LARGE:
             return (
                 f"each was over EVENTLOG_MAX_EVENT_BYTES ({detail}); send smaller events "

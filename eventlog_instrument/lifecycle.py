@@ -12,16 +12,26 @@
   finalizers first, so the child that started exporting registers its flush as one of
   them. (A ``spawn`` or ``forkserver`` child is a new interpreter: when started under
   the launcher it instruments itself and flushes through ``atexit``.)
+* ``with Pool(...) as pool:`` ends by ``terminate()``, which SIGTERMs the workers: no
+  finalizer runs. So a forked child whose SIGTERM has the default action (it dies)
+  gets a handler when its main thread starts exporting: it flushes within
+  ``EVENTLOG_SHUTDOWN_TIMEOUT``, then dies by SIGTERM as before. A handler the
+  application installed is left alone.
+* Not covered: a raw ``os.fork()`` child that leaves through ``os._exit`` (no
+  finalizer, no signal runs there); call ``EventLogInstrumentor().uninstrument()``
+  before ``os._exit`` to flush its events.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 import weakref
 from collections import deque
 from collections.abc import Iterable
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from eventlog_instrument import realthreads
@@ -32,6 +42,8 @@ if TYPE_CHECKING:
 _live: weakref.WeakSet[EventLogSpanProcessor] = weakref.WeakSet()
 _forked = False
 _child_flush_registered = False
+_child_flushing = False
+_sigterm_received = False
 _CHILD_FLUSH_PRIORITY = -100
 """Below every finalizer multiprocessing registers itself, so the flush runs last."""
 
@@ -92,16 +104,40 @@ def worker_started() -> None:
     # it inherited when it starts.
     from multiprocessing import util
 
-    util.Finalize(None, _shutdown_live_processors, exitpriority=_CHILD_FLUSH_PRIORITY)
+    util.Finalize(None, _flush_child, exitpriority=_CHILD_FLUSH_PRIORITY)
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: only it may set a handler
+        return
 
 
-def _shutdown_live_processors() -> None:
-    shutdown_together(_live)
+def _flush_child() -> None:
+    """A forked child's flush at exit; a SIGTERM meanwhile waits for it to end."""
+    global _child_flushing
+    _child_flushing = True
+    try:
+        shutdown_together(_live)
+    finally:
+        _child_flushing = False
+    if _sigterm_received:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Pool.terminate() sends SIGTERM while a worker that got its stop sentinel may be
+    # flushing in its finalizer already: then that flush ends first.
+    global _sigterm_received
+    _sigterm_received = True
+    if not _child_flushing:
+        _flush_child()
 
 
 def _after_fork_in_child() -> None:
-    global _forked, _child_flush_registered
+    global _forked, _child_flush_registered, _child_flushing, _sigterm_received
     _forked, _child_flush_registered = True, False
+    _child_flushing = _sigterm_received = False
     for processor in list(_live):
         processor.after_fork_in_child()
 

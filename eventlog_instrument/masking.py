@@ -5,7 +5,8 @@ A URI's password is everything between the first ``:`` of its user part and the 
 ``amqp://app:s3cr#t@host//`` and ``/``, ``?``, ``#`` or ``;`` in a password would end it
 early for :func:`urllib.parse.urlsplit`, which then reports no password at all. A value
 may hold several URIs (kombu's failover list ``amqp://u:p1@h1//;amqp://u:p2@h2//``, or
-``user:password@host`` items without a scheme); each one is masked.
+``user:password@host`` items without a scheme); each one is masked. A ``://`` inside
+a password (``amqp://guest:a://b@host``) does not start a new URI.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from urllib.parse import quote, unquote
 MASK = "***"
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _LIST_SEPARATORS = re.compile(r"[;,\s]+")
+_USERINFO_END = re.compile(r"[@/;,\s]")
 
 
 def _credentials(value: str) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of every password in ``value``."""
-    starts = [match.start() for match in _SCHEME.finditer(value)]
+    starts = _uri_starts(value)
     leading = value[: starts[0]] if starts else value
     position = 0
     for item in _LIST_SEPARATORS.split(leading):
@@ -39,6 +41,21 @@ def _credentials(value: str) -> Iterator[tuple[int, int]]:
         colon = value.find(":", authority, at) if at >= 0 else -1
         if colon >= 0:
             yield colon + 1, at
+
+
+def _uri_starts(value: str) -> list[int]:
+    """Where each URI of ``value`` starts. A scheme inside the password of the URI
+    before it (``amqp://guest:a://b@host``: after a ``:`` of its user part, with no
+    ``@``, ``/``, separator or space in between) starts none."""
+    starts: list[int] = []
+    for match in _SCHEME.finditer(value):
+        if starts:
+            authority = value.index("://", starts[-1]) + 3
+            between = value[authority : match.start()]
+            if ":" in between and not _USERINFO_END.search(between):
+                continue
+        starts.append(match.start())
+    return starts
 
 
 def mask_uri(value: str) -> str:

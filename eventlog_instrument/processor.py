@@ -8,7 +8,17 @@ processor accepts (:attr:`~EventLogSpanProcessor.accepted`) ends exported
 (:attr:`~EventLogSpanProcessor.dropped_by_reason`, see :mod:`eventlog_instrument.drops`):
 a full queue, a broker refusing that one event (never retried, never holding back the
 others), a body over ``EVENTLOG_MAX_EVENT_BYTES`` (checked before the exporter sees it),
-shutdown's time running out, or an event that cannot be built.
+shutdown's time running out, or an event that cannot be built. The worker's half lives
+in :mod:`eventlog_instrument.export_worker`.
+
+The processor has one mode: it delivers through an
+:class:`~eventlog_instrument.exporters.base.EventExporter`. Any other OpenTelemetry
+``SpanExporter`` is wrapped in a
+:class:`~eventlog_instrument.exporters.base.SpanExporterAdapter`, which queues and
+exports the spans themselves. Its limits are parameters, as the SDK's
+``BatchSpanProcessor``'s are; :meth:`EventLogSpanProcessor.from_settings` takes them from
+the ``EVENTLOG_BSP_*`` settings. A batch larger than the queue is a start-up
+``SettingsError``.
 
 Under eventlet the worker is a real OS thread, so a busy hub cannot starve it (SPEC §8),
 whether ``instrument()`` ran before or after the monkey patching (see
@@ -29,72 +39,81 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
 
 from opentelemetry import context
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import SpanKind
 
 from eventlog_instrument import constants as c
 from eventlog_instrument import lifecycle
-from eventlog_instrument.drops import QUEUE_FULL, SHUTDOWN, DropLedger
-from eventlog_instrument.envelope import SpanRecord, attributes_of
-from eventlog_instrument.exporters.base import Refusal
+from eventlog_instrument.drops import QUEUE_FULL
+from eventlog_instrument.envelope import attributes_of
+from eventlog_instrument.export_worker import ExportWorker
+from eventlog_instrument.exporters.base import as_event_exporter
 from eventlog_instrument.outlet import Outlet
-from eventlog_instrument.realthreads import RealEvent, allocate_lock, pause, start_thread
-from eventlog_instrument.settings import Settings
+from eventlog_instrument.realthreads import RealEvent, start_thread
+from eventlog_instrument.settings import Settings, SettingsError, load_settings
 
 _logger = logging.getLogger(__name__)
 _ENTRYPOINT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
-_RETRY_BACKOFF_MAX = 5.0
 _SHUTDOWN_GRACE = 0.1
+_Number = TypeVar("_Number", int, float)
 """Time a worker gets past the deadline to count and report what it could not send."""
-_SUPPRESSED = context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True)
 
 
-class EventLogSpanProcessor(SpanProcessor):
-    """Batches finished spans to one exporter on a worker thread, retrying what fails."""
+class EventLogSpanProcessor(ExportWorker, SpanProcessor):
+    """Batches finished spans to one exporter on a worker thread, retrying what fails.
 
-    def __init__(self, exporter: SpanExporter, settings: Settings) -> None:
+    Like the SDK's ``BatchSpanProcessor``, it takes its limits as parameters; a limit
+    not given is the setting's (``settings``, else the environment). Raises
+    ``SettingsError`` when a batch could not fit in the queue.
+    """
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        settings: Settings | None = None,
+        *,
+        max_queue_size: int | None = None,
+        max_export_batch_size: int | None = None,
+        schedule_delay_millis: float | None = None,
+        export_timeout_millis: float | None = None,
+        shutdown_timeout_millis: float | None = None,
+    ) -> None:
+        settings = settings if settings is not None else load_settings()
+        self._max_queue_size = _given(max_queue_size, settings.bsp_max_queue_size)
+        self._batch_size = _given(max_export_batch_size, settings.bsp_max_export_batch_size)
+        if self._batch_size > self._max_queue_size:
+            raise SettingsError(
+                f"EVENTLOG_BSP_MAX_EXPORT_BATCH_SIZE ({self._batch_size}) is larger than "
+                f"EVENTLOG_BSP_MAX_QUEUE_SIZE ({self._max_queue_size}): a batch must fit in "
+                "the queue; lower the batch size or raise the queue size"
+            )
+        self._schedule_delay = _given(schedule_delay_millis, settings.bsp_schedule_delay) / 1000
+        self._export_timeout = _given(export_timeout_millis, settings.bsp_export_timeout) / 1000
+        self._shutdown_timeout = _given(shutdown_timeout_millis, settings.shutdown_timeout) / 1000
         self.exporter = exporter
         self.name = type(exporter).__name__
-        self._max_queue_size = settings.bsp_max_queue_size
-        self._batch_size = settings.bsp_max_export_batch_size
-        self._schedule_delay = settings.bsp_schedule_delay / 1000
-        self._export_timeout = settings.bsp_export_timeout / 1000
-        self._shutdown_timeout = settings.shutdown_timeout / 1000
         self._shut_down = False
         self._reset_state()
-        self._outlet = Outlet(exporter, settings, self._drops)
-        self._builds_events = self._outlet.builds_events
+        event_exporter = as_event_exporter(exporter, settings)
+        self._outlet = Outlet(event_exporter, settings, self._drops, self.name)
         lifecycle.register(self)
 
-    def _reset_state(self) -> None:
-        self.accepted = 0
-        """Events that reached this processor; each ends exported or dropped."""
-        self.exported = 0
-        """Events the exporter confirmed as delivered."""
-        self._drops = DropLedger(self.name, self._max_queue_size)
-        self._queue: deque[Any] = deque()
-        """SpanRecords for an EventExporter, the spans themselves for any other exporter."""
-        self._pending: list[Any] = []
-        self._late: deque[Any] = deque()
-        self._wakeup = RealEvent()
-        self._stopping = RealEvent()
-        self._flush_waiters: list[RealEvent] = []
-        self._flush_lock = allocate_lock()
-        self._settle_lock = allocate_lock()
-        self._late_lock = allocate_lock()
-        self._settled = False
-        """Set once shutdown counted what it left; later events are delivered one by one."""
-        self._finished = False
-        self._deadline = 0.0
-        self._worker: RealEvent | None = None
-        """Set when the worker thread has finished; ``None`` before it started."""
+    @classmethod
+    def from_settings(cls, exporter: SpanExporter, settings: Settings) -> EventLogSpanProcessor:
+        """A processor for ``exporter`` with the ``EVENTLOG_BSP_*`` limits of ``settings``."""
+        return cls(
+            exporter,
+            settings,
+            max_queue_size=settings.bsp_max_queue_size,
+            max_export_batch_size=settings.bsp_max_export_batch_size,
+            schedule_delay_millis=settings.bsp_schedule_delay,
+            export_timeout_millis=settings.bsp_export_timeout,
+            shutdown_timeout_millis=settings.shutdown_timeout,
+        )
 
     @property
     def shutdown_timeout(self) -> float:
@@ -128,9 +147,9 @@ class EventLogSpanProcessor(SpanProcessor):
         if self._worker is None:
             self._start_worker()
         if len(self._queue) >= self._max_queue_size:
-            self._drops.drop(QUEUE_FULL, detail=self._outlet.last_error)
+            self._drops.drop(QUEUE_FULL, detail=self._outlet.queue_full_detail)
             return
-        self._queue.append(SpanRecord.of(span) if self._builds_events else span)
+        self._queue.append(self._outlet.record(span))
         if len(self._queue) >= self._batch_size:
             self._wakeup.set()
 
@@ -181,125 +200,11 @@ class EventLogSpanProcessor(SpanProcessor):
                 self._worker = start_thread(self._run)
                 lifecycle.worker_started()
 
-    def _run(self) -> None:
-        context.attach(_SUPPRESSED)
-        while not self._stopping.is_set():
-            self._wakeup.wait(self._schedule_delay)
-            self._wakeup.clear()
-            with self._flush_lock:
-                waiters, self._flush_waiters = self._flush_waiters, []
-            delivered_all = self._deliver_queued(deadline=None)
-            for waiter in waiters:
-                if delivered_all:
-                    waiter.set()
-                else:
-                    self._flush_waiters.append(waiter)
-        self._deliver_queued(deadline=self._deadline)
-        self._settle()
-        self._outlet.close(self._deadline - time.monotonic())
-        for waiter in self._flush_waiters:
-            waiter.set()
-
-    def _settle(self) -> None:
-        """Count what is still queued as dropped at shutdown; deliver later events at once."""
-        with self._settle_lock:
-            if self._settled:
-                return
-            self._settled = True
-            lost = len(self._queue) + len(self._pending)
-            self._queue.clear()
-            self._pending = []
-        if lost:
-            self._drops.drop(SHUTDOWN, lost, detail=self._shutdown_detail())
-
-    def _shutdown_detail(self) -> str:
-        bound, error = f"{self._shutdown_timeout * 1000:.0f} ms", self._outlet.last_error
-        return f"{bound}; last error: {error}" if error else bound
-
-    def _deliver_queued(self, deadline: float | None) -> bool:
-        """Publish until the queue is empty; ``False`` when stopped or out of time first."""
-        failures = 0
-        while self._pending or self._queue:
-            if not self._pending:
-                self._pending = self._outlet.prepare(self._take_batch())
-                continue
-            timeout = self._export_timeout
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
-                if timeout <= 0:
-                    return False
-            batch = self._pending
-            undelivered, refusals = self._outlet.deliver(batch, timeout)
-            with self._settle_lock:
-                if self._settled:  # shutdown gave up on this batch and counted it
-                    return False
-                self._settle_refusals(batch, undelivered, refusals)
-                self._pending = undelivered
-            if not undelivered:
-                failures = 0
-                continue
-            failures += 1
-            backoff = min(_RETRY_BACKOFF_MAX, 0.05 * 2**failures)
-            if deadline is None:
-                if self._stopping.wait(backoff):
-                    return False
-            else:
-                pause(max(0.0, min(backoff, deadline - time.monotonic())))
-        return True
-
-    def _settle_refusals(
-        self, batch: Sequence[Any], undelivered: Sequence[Any], refusals: list[Refusal]
-    ) -> None:
-        by_reason: dict[str, list[Refusal]] = {}
-        for refusal in refusals:
-            by_reason.setdefault(refusal.reason, []).append(refusal)
-        for reason, alike in by_reason.items():  # one warning for a batch refused alike
-            self._drops.drop(reason, len(alike), detail=alike[-1].detail)
-        self.exported += len(batch) - len(undelivered) - len(refusals)
-
-    def _take_batch(self) -> list[Any]:
-        batch: list[Any] = []
-        queue = self._queue
-        while queue and len(batch) < self._batch_size:
-            batch.append(queue.popleft())
-        return batch
-
-    def _accept_late(self, span: ReadableSpan) -> None:
-        """An event ended during or after shutdown: queue it while the worker still runs,
-        else deliver it here within what is left of the deadline."""
-        record = SpanRecord.of(span) if self._builds_events else span
-        with self._settle_lock:
-            if not self._settled:
-                self._queue.append(record)
-                return
-        self._late.append(record)
-        # A delivery here can end more events on this thread (a __del__): they wait in
-        # _late for the loop instead of taking the lock again.
-        while self._late and self._late_lock.acquire(False):
-            try:
-                self._deliver_late()
-            finally:
-                self._late_lock.release()
-
-    def _deliver_late(self) -> None:
-        token = context.attach(_SUPPRESSED)
-        try:
-            while self._late:
-                batch = self._outlet.prepare([self._late.popleft()])
-                remaining = self._deadline - time.monotonic()
-                if not batch:
-                    continue
-                undelivered, refusals = (
-                    self._outlet.deliver(batch, remaining) if remaining > 0 else (batch, [])
-                )
-                self._settle_refusals(batch, undelivered, refusals)
-                if undelivered:
-                    self._drops.drop(SHUTDOWN, len(undelivered), detail=self._shutdown_detail())
-            self._outlet.close(self._deadline - time.monotonic())
-        finally:
-            context.detach(token)
-
     def after_fork_in_child(self) -> None:
         """The parent keeps and publishes what it queued; the child starts empty."""
         self._reset_state()
         self._outlet.after_fork(self._drops)
+
+
+def _given(value: _Number | None, setting: _Number) -> _Number:
+    return setting if value is None else value

@@ -417,9 +417,11 @@ def load_settings(
 ) -> Settings:
     """Read every setting: ``options`` first, then ``EVENTLOG_*``, then ``OTEL_*``, then defaults.
 
-    ``options`` are keyword arguments of ``instrument()`` named as in the table; a text
-    value is parsed like the environment variable, any other value is taken as it is.
-    Raises :class:`SettingsError` for an unknown option or a bad value.
+    ``options`` are keyword arguments of ``instrument()`` named as in the table. A text
+    value is parsed like the environment variable; so is a number, a boolean or a list
+    of texts, as the text its variable would hold; a pattern setting also takes compiled
+    patterns. Raises :class:`SettingsError` for an unknown option or a bad value,
+    whatever its type.
     """
     environ = os.environ if environ is None else environ
     unknown = sorted(set(options) - set(SETTINGS_BY_NAME))
@@ -431,10 +433,8 @@ def load_settings(
     sources: dict[str, str] = {}
     for setting in SETTINGS:
         option = options.get(setting.name)
-        if setting.name in options and not isinstance(option, str) and (
-            _as_text(option) is None
-        ):
-            values[setting.name] = option
+        if setting.name in options and not isinstance(option, str):
+            values[setting.name] = _parse_option(setting, option)
             sources[setting.name] = "option"
             continue
         raw, source = _raw_value(setting, environ, options)
@@ -464,9 +464,36 @@ def _parse(setting: Setting[Any], raw: str, origin: str) -> Any:
         ) from error
 
 
+def _parse_option(setting: Setting[Any], value: Any) -> Any:
+    """An option given as another type than text, checked like its variable."""
+    if setting.parse is p.regexes and _all_patterns(value):
+        items = [value] if isinstance(value, re.Pattern) else value
+        try:
+            return tuple(re.compile(item) for item in items)
+        except re.error as error:
+            raise SettingsError(
+                f"{setting.name}: a bad pattern ({error}): expected {setting.accepted}"
+            ) from None
+    text = _as_text(value)
+    if text is None:
+        raise SettingsError(
+            f"{setting.name}: a value of type {type(value).__name__} is not accepted: expected "
+            f"{setting.accepted}, as text (or a number, true/false, a list of texts)"
+        )
+    return _parse(setting, text, setting.name)
+
+
+def _all_patterns(value: Any) -> bool:
+    if isinstance(value, re.Pattern):
+        return True
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(item, (str, re.Pattern)) for item in value
+    )
+
+
 def _as_text(value: Any) -> str | None:
     """An option given as a number, a boolean or a list of texts, as its variable's text;
-    ``None`` for anything else (compiled patterns, say), which is taken as it is."""
+    ``None`` for any other type."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -480,8 +507,7 @@ def _raw_value(
     setting: Setting[Any], environ: Mapping[str, str], options: Mapping[str, Any]
 ) -> tuple[str, str]:
     if setting.name in options:
-        option = options[setting.name]
-        return option if isinstance(option, str) else _as_text(option) or "", "option"
+        return options[setting.name], "option"
     if setting.env in environ:
         return environ[setting.env], setting.env
     if setting.otel_env and setting.otel_env in environ:

@@ -5,10 +5,11 @@
     EventLogInstrumentor().instrument(exporters="amqp", amqp_uri="amqp://...")
 
 Options are the settings table's names (``eventlog_instrument.settings``); an option
-wins over its environment variable. ``exporters`` may also be a list of exporter
-objects, an :class:`~eventlog_instrument.exporters.memory.InMemoryEventExporter` in a
-test, say. When the application already set an SDK ``TracerProvider``, the exporters
-are added to it; otherwise one is created with the configured service name. Each
+wins over its environment variable and is checked like it, whatever its type.
+``exporters`` is a comma list of names, or a list of names and exporter objects (an
+:class:`~eventlog_instrument.exporters.memory.InMemoryEventExporter` in a test, say).
+When the application already set an SDK ``TracerProvider``, the exporters are added
+to it; otherwise one is created with the configured service name. Each
 exporter gets its own :class:`~eventlog_instrument.processor.EventLogSpanProcessor`,
 so a slow broker never holds up another; they hang off one fan-out span processor
 that is added to a provider once, so ``uninstrument()`` takes out all it put in (the SDK
@@ -42,7 +43,7 @@ from eventlog_instrument.instrumentors import enabled_instrumentors
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.lifecycle import open_calls, shutdown_together
 from eventlog_instrument.processor import EventLogSpanProcessor
-from eventlog_instrument.settings import Settings, load_settings
+from eventlog_instrument.settings import Settings, SettingsError, load_settings
 
 _logger = logging.getLogger(__name__)
 CALLS_GRACE_SECONDS = 1.0
@@ -87,21 +88,19 @@ class EventLogInstrumentor:
                 _warn_ignored(options, cls._options)
                 return
             cls._options = dict(options)
-            given = options.pop("exporters", None)
             exporter_objects: Sequence[SpanExporter] = ()
-            if isinstance(given, str):
-                options["exporters"] = given
-            elif given is not None:
-                exporter_objects = list(given)
-                options["exporters"] = "none"
+            if "exporters" in options:
+                options["exporters"], exporter_objects = _names_and_objects(options["exporters"])
             settings = load_settings(**options)
             if settings.sdk_disabled:
                 _logger.info("eventlog_instrument is off: OTEL_SDK_DISABLED is true")
                 return
             exporters = [*exporter_objects, *create_exporters(settings)]
-            provider = _sdk_tracer_provider(settings)
-            cls._processors = [EventLogSpanProcessor(exporter, settings) for exporter in exporters]
-            _fan_out_of(provider).processors = tuple(cls._processors)
+            processors = [
+                EventLogSpanProcessor.from_settings(exporter, settings) for exporter in exporters
+            ]
+            cls._processors = processors
+            _fan_out_of(_sdk_tracer_provider(settings)).processors = tuple(processors)
             for instrumentor in enabled_instrumentors(settings):
                 active = cls._instrumentors.setdefault(instrumentor.name, instrumentor)
                 active.instrument(settings)
@@ -139,6 +138,22 @@ class EventLogInstrumentor:
     @staticmethod
     def _shutdown_processors() -> None:
         shutdown_together(EventLogInstrumentor._processors)
+
+
+def _names_and_objects(given: Any) -> tuple[str, list[SpanExporter]]:
+    """The ``exporters`` option: a text of names, or a list of names and exporter objects."""
+    if isinstance(given, str):
+        return given, []
+    items = list(given) if isinstance(given, (list, tuple)) else [given]
+    wrong = [item for item in items if not isinstance(item, (str, SpanExporter))]
+    if wrong:
+        raise SettingsError(
+            f"exporters: an item of type {type(wrong[0]).__name__} is not accepted: "
+            "expected a comma list "
+            "of exporter names, or a list of names and SpanExporter objects"
+        )
+    names = [item for item in items if isinstance(item, str)]
+    return ",".join(names) or "none", [item for item in items if isinstance(item, SpanExporter)]
 
 
 def _warn_ignored(options: dict[str, Any], first: dict[str, Any]) -> None:

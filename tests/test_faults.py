@@ -340,6 +340,6 @@ def test_console_with_a_closed_stdout_drops_at_once_and_logs_once():
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[-1] == "20 0 20"
-    assert result.stderr.count("the broker refused them (standard output") == 1
+    assert result.stderr.count("the output refused them (standard output") == 1
     assert "Traceback" not in result.stderr
     assert took < 5.0, f"exit took {took:.1f}s"

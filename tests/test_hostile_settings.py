@@ -94,6 +94,14 @@ def test_masking_keeps_everything_but_the_password():
     assert mask_uri("user:pa:ss@broker:9092,other:9092") == "user:***@broker:9092,other:9092"
 
 
+def test_a_scheme_inside_a_password_starts_no_new_uri():
+    assert mask_uri("amqp://guest:a://Zq9xK@") == "amqp://guest:***@"
+    assert mask_uri("amqp://g:a://Zq9xK@h//;amqp://u:x://y@h2//") == "amqp://g:***@h//;amqp://u:***@h2//"
+    result = run("eventlog", "check", EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI="amqp://guest:a://Zq9xK@")
+    assert result.returncode == 2 and "Zq9xK" not in result.stdout + result.stderr
+    assert "EVENTLOG_AMQP_URI='amqp://guest:***@' is invalid" in result.stderr
+
+
 def test_a_password_with_delimiters_reaches_kombu_whole():
     from kombu.utils.url import url_to_parts
 

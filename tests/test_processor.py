@@ -138,7 +138,7 @@ def test_the_worker_publishes_with_instrumentation_suppressed():
 
 def test_spans_that_are_not_events_never_enter_the_queue():
     exporter = ScriptedExporter()
-    processor, tracer = processor_for(exporter, bsp_max_queue_size=1)
+    processor, tracer = processor_for(exporter, bsp_max_queue_size=1, bsp_max_export_batch_size=1)
     for _ in range(5):
         tracer.start_span("internal work").end()
     end_calls(tracer, 1)

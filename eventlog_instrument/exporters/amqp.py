@@ -15,22 +15,25 @@ are awaited together (waiting for each confirm in turn is ten times slower, SPEC
 The connection is kombu's py-amqp transport (``amqp://``, ``amqps://``; kombu's virtual
 transports have no publisher confirms). The publish frames are built by
 :mod:`~eventlog_instrument.exporters.amqp_wire` and written 64 KiB at a time;
-exchanges are declared, and confirms read, through py-amqp itself.
-An event that is nacked, or unconfirmed when the connection fails or the timeout
-passes, is handed back to the pipeline, which retries it on a new connection.
+exchanges are declared (on a channel of their own, see
+:mod:`~eventlog_instrument.exporters.amqp_exchanges`), and confirms read, through
+py-amqp itself. An event that is nacked, or unconfirmed or unsent when the connection
+fails or the timeout passes, is handed back once to the pipeline, which retries it on a
+new connection.
 
-Events the broker can never take are dropped alone, not retried: an exchange name or
-routing key over AMQP's 255 bytes (``invalid``), and a body over the broker's
-``max_message_size`` (``refused``; RabbitMQ closes the channel with 406
-PRECONDITION_FAILED, whose size limit the exporter then remembers and checks before
-publishing). So that such a close takes no other event with it, a body over 64 KiB is
-published alone, after the events before it are confirmed.
+Events the broker can never take are dropped alone, not retried (see
+:mod:`~eventlog_instrument.exporters.amqp_limits`): a name over AMQP's 255 bytes, or
+an exchange the broker refuses to declare (``invalid``; one warning line, the declare
+retried every 10 s), and a body over the broker's ``max_message_size`` (``refused``).
+So that the channel RabbitMQ closes over such a body takes no other event with it, a
+body over 64 KiB is published alone, after the events before it are confirmed.
+
+``check(timeout)`` (``eventlog check``) connects as publishing does, TLS included.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import ssl
 import time
 from collections.abc import Sequence
@@ -38,6 +41,8 @@ from typing import Any
 
 from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
+from eventlog_instrument.exporters.amqp_exchanges import RETRY_DECLARE_AFTER, ExchangeDeclarer
+from eventlog_instrument.exporters.amqp_limits import name_refusal, size_limit_in
 from eventlog_instrument.exporters.amqp_wire import EventContent, publish_method_frame
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.masking import mask_uri, redact
@@ -53,8 +58,6 @@ _WRITE_SIZE = 64 * 1024
 _PUBLISH_ALONE_ABOVE = _WRITE_SIZE
 """Bodies larger than this are published alone, so a channel closed over one takes no
 other event with it."""
-_SIZE_REFUSAL = re.compile(r"message size (\d+) is larger than configured max size (\d+)")
-_AMQP_NAME_MAX = 255
 
 
 class AmqpEventExporter(EventExporter):
@@ -68,7 +71,7 @@ class AmqpEventExporter(EventExporter):
         self._connection: Any = None
         self._channel: Any = None
         self._next_tag = 1
-        self._declared: set[str] = set()
+        self._exchanges = ExchangeDeclarer()
         self._method_frames: dict[tuple[str, str], bytes] = {}
         self._unconfirmed: dict[int, Event] = {}
         self._nacked: list[Event] = []
@@ -91,20 +94,23 @@ class AmqpEventExporter(EventExporter):
                 slices.tick()
                 if self._publishable(event):
                     alone = len(event.body) > _PUBLISH_ALONE_ABOVE
-                    if alone or event.service_name not in self._declared:
+                    if alone:
                         self._write(frames)
                         frames, buffered = [], 0
-                        if alone:
-                            self._await_confirms(deadline)
-                        self._declare(channel, event.service_name)
+                        self._await_confirms(deadline)
+                    if self._exchange_refused(event):
+                        handled += 1
+                        continue
                     frames += self._frames(channel, event)
                     buffered += len(event.body)
                     self._unconfirmed[self._next_tag] = event
                     self._next_tag += 1
-                    if alone or buffered >= _WRITE_SIZE:
-                        self._write(frames)
-                        frames, buffered = [], 0
+                # Handled once it is unconfirmed or refused: a failing write below must
+                # not hand it back a second time as unsent.
                 handled += 1
+                if buffered >= _WRITE_SIZE:
+                    self._write(frames)
+                    frames, buffered = [], 0
             self._write(frames)
             self._await_confirms(deadline)
             self.last_error = ""
@@ -116,13 +122,10 @@ class AmqpEventExporter(EventExporter):
 
     def _publishable(self, event: Event) -> bool:
         """Whether the broker can take ``event``; if not, it is refused here."""
-        routing_key = event.routing_key or self.routing_key
-        for what, name in (("exchange", self._exchange(event)), ("routing key", routing_key)):
-            size = len(name.encode("utf-8"))
-            if size > _AMQP_NAME_MAX:
-                detail = f"AMQP {what} name of {size} bytes (at most {_AMQP_NAME_MAX})"
-                self.refuse(event, INVALID, detail)
-                return False
+        detail = name_refusal(self._exchange(event), event.routing_key or self.routing_key)
+        if detail:
+            self.refuse(event, INVALID, detail)
+            return False
         limit = self.broker_max_size
         if limit is not None and len(event.body) > limit:
             self.refuse(event, REFUSED, f"{len(event.body)} bytes over the broker's {limit}")
@@ -138,10 +141,10 @@ class AmqpEventExporter(EventExporter):
 
     def _refuse_over_broker_limit(self, error: Exception) -> None:
         """RabbitMQ closes the channel (406) over a message above ``max_message_size``."""
-        found = _SIZE_REFUSAL.search(str(error))
-        if found is None or getattr(error, "code", None) != 406:
+        limit = size_limit_in(error)
+        if limit is None:
             return
-        self.broker_max_size = limit = int(found.group(2))
+        self.broker_max_size = limit
         for tag, event in list(self._unconfirmed.items()):
             if len(event.body) > limit:
                 del self._unconfirmed[tag]
@@ -152,15 +155,7 @@ class AmqpEventExporter(EventExporter):
             if self._channel.is_open:
                 return self._channel
             self._discard_connection()
-        import kombu
-
-        connection = kombu.Connection(
-            self.uri,
-            connect_timeout=self._timeout,
-            transport_options={"read_timeout": self._timeout, "write_timeout": self._timeout},
-            ssl=self.ssl_options(),
-        )
-        connection.connect()
+        connection = self._connect(self._timeout)
         self._connection = connection
         channel = connection.channel()
         channel.confirm_select()
@@ -168,9 +163,33 @@ class AmqpEventExporter(EventExporter):
         channel.events["basic_nack"].add(self._on_nack)
         self._channel = channel
         self._next_tag = 1
-        self._declared = set()
+        self._exchanges.new_connection()
         self._method_frames = {}
         return channel
+
+    def _connect(self, timeout: float) -> Any:
+        import kombu
+
+        connection = kombu.Connection(
+            self.uri,
+            connect_timeout=timeout,
+            transport_options={"read_timeout": timeout, "write_timeout": timeout},
+            ssl=self.ssl_options(),
+        )
+        connection.connect()
+        return connection
+
+    def check(self, timeout: float) -> str:
+        """Connect as publishing would (TLS included) and leave: ``ok`` and the broker's
+        masked URI, or a one-line ``ConnectionError``."""
+        try:
+            self._connect(timeout).release()
+        except Exception as error:
+            raise ConnectionError(
+                f"broker unreachable ({mask_uri(self.uri)}): {type(error).__name__}: "
+                f"{redact(str(error), self.uri)}"
+            ) from None
+        return f"ok {mask_uri(self.uri)}"
 
     def _frames(self, channel: Any, event: Event) -> list[bytes]:
         """The frames of publishing ``event``, built here rather than by py-amqp."""
@@ -207,12 +226,20 @@ class AmqpEventExporter(EventExporter):
             given["cert_reqs"] = ssl.CERT_REQUIRED
         return given
 
-    def _declare(self, channel: Any, service_name: str) -> None:
-        if service_name not in self._declared:
-            channel.exchange_declare(
-                f"{service_name}.events", "topic", durable=True, auto_delete=False
+    def _exchange_refused(self, event: Event) -> bool:
+        """Whether the exchange of ``event`` cannot be declared; if so, it is refused."""
+        exchange = self._exchange(event)
+        detail, asked = self._exchanges.refusal(self._connection, exchange)
+        if not detail:
+            return False
+        self.refuse(event, INVALID, detail)
+        if asked:  # at most once per exchange every RETRY_DECLARE_AFTER seconds
+            _logger.warning(
+                "eventlog_instrument: amqp exporter cannot publish to %s (%s); its events "
+                "are dropped as invalid, the declare is retried every %.0f s",
+                mask_uri(self.uri), redact(detail, self.uri), RETRY_DECLARE_AFTER,
             )
-            self._declared.add(service_name)
+        return True
 
     @staticmethod
     def _exchange(event: Event) -> str:
@@ -274,4 +301,3 @@ class AmqpEventExporter(EventExporter):
                 connection.release()
             except Exception:
                 _logger.debug("closing the AMQP connection failed", exc_info=True)
-

@@ -10,19 +10,28 @@ as dropped. :meth:`EventExporter.export` makes the same exporter work in any
 OpenTelemetry pipeline (the SDK's batch processor, say): there an event over
 ``EVENTLOG_MAX_EVENT_BYTES`` or refused is dropped and logged, and the export fails
 only for events left undelivered.
+
+The other way round, :class:`SpanExporterAdapter` lets any OpenTelemetry
+``SpanExporter`` serve the event pipeline: it queues and delivers the spans themselves,
+so the pipeline has one mode, an :class:`EventExporter`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from eventlog_instrument.drops import TOO_LARGE, DropLedger
+from eventlog_instrument.drops import INVALID, TOO_LARGE, DropLedger
 from eventlog_instrument.envelope import Event, SpanRecord, build_event_for
+from eventlog_instrument.realthreads import GilSlices
 from eventlog_instrument.settings import Settings, load_settings
+
+_logger = logging.getLogger("eventlog_instrument.processor")
 
 FAILURE_LOG_INTERVAL = 10.0
 """Seconds between two warnings of an exporter that cannot reach its broker."""
@@ -41,6 +50,9 @@ class Refusal:
 
 class EventExporter(SpanExporter):
     """Publishes the event of every span that stands for one."""
+
+    refused_by = "the broker"
+    """Who refuses the events this exporter refuses, as the drop warning names it."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
@@ -77,6 +89,36 @@ class EventExporter(SpanExporter):
         refusals, self._refusals = self._refusals, []
         return refusals
 
+    def record_of(self, span: ReadableSpan) -> Any:
+        """What the pipeline queues for ``span``: the part its event is built from."""
+        return SpanRecord.of(span)
+
+    def sendable(
+        self, records: Iterable[Any], settings: Settings
+    ) -> tuple[list[Any], list[tuple[str, str]]]:
+        """The events of ``records`` that may be sent, and the reason and detail of each
+        one that may not: it cannot be built (``invalid``), or its body is over
+        ``EVENTLOG_MAX_EVENT_BYTES`` (``too_large``)."""
+        events = []
+        unsendable = []
+        slices = GilSlices()
+        limit = settings.max_event_bytes
+        for record in records:
+            slices.tick()
+            try:
+                event = build_event_for(record, settings)
+            except Exception as error:
+                unsendable.append((INVALID, f"building {record.name!r} raised {error!r}"))
+                _logger.debug("could not build the event of %r", record.name, exc_info=True)
+                continue
+            if event is None:
+                unsendable.append((INVALID, f"{record.name!r} stands for no event"))
+            elif len(event.body) > limit:
+                unsendable.append((TOO_LARGE, f"{len(event.body)} > {limit} bytes"))
+            else:
+                events.append(event)
+        return events, unsendable
+
     def after_fork(self) -> None:
         """Forget connections inherited from the parent process; reconnect on next use."""
 
@@ -105,3 +147,45 @@ class EventExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+class SpanExporterAdapter(EventExporter):
+    """Any OpenTelemetry ``SpanExporter`` in the event pipeline: what it delivers are
+    the spans themselves, exported as a batch that succeeds or fails whole."""
+
+    def __init__(self, exporter: SpanExporter, settings: Settings) -> None:
+        super().__init__(settings)
+        self.exporter = exporter
+
+    def record_of(self, span: ReadableSpan) -> Any:
+        return span
+
+    def sendable(
+        self, records: Iterable[Any], settings: Settings
+    ) -> tuple[list[Any], list[tuple[str, str]]]:
+        return list(records), []
+
+    def deliver(self, events: Sequence[Any], timeout: float) -> list[Any]:
+        if self.exporter.export(events) is SpanExportResult.SUCCESS:
+            self.last_error = ""
+            return []
+        self.last_error = "the exporter reported a failure"
+        return list(events)
+
+    def after_fork(self) -> None:
+        after_fork = getattr(self.exporter, "after_fork", None)
+        if after_fork is not None:
+            after_fork()
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.exporter.force_flush(timeout_millis)
+
+
+def as_event_exporter(exporter: SpanExporter, settings: Settings) -> EventExporter:
+    """``exporter`` itself when it delivers events, else wrapped in an adapter."""
+    if isinstance(exporter, EventExporter):
+        return exporter
+    return SpanExporterAdapter(exporter, settings)

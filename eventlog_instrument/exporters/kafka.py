@@ -12,16 +12,18 @@
 Security: ``EVENTLOG_KAFKA_SECURITY_PROTOCOL`` and the ``EVENTLOG_KAFKA_SSL_*`` and
 ``EVENTLOG_KAFKA_SASL_*`` settings are passed to kafka-python as they are.
 
-The producer is created on the export thread, on first use, and ``send`` blocks at
-most ``EVENTLOG_KAFKA_MAX_BLOCK_MS``. Events not acknowledged within the export
-timeout are handed back to the pipeline for a retry on a new producer. A record Kafka
-can never take is dropped alone, not retried: over kafka-python's ``max_request_size``
-(1 MiB) or the broker's message size limit (``refused``), or to a topic the broker
-calls invalid (``invalid``).
+The producer is created on the export thread, on first use; creating it (kafka-python
+3's bootstrap) and each ``send`` block at most ``EVENTLOG_KAFKA_MAX_BLOCK_MS``. Events
+not acknowledged within the export timeout are handed back to the pipeline for a retry
+on a new producer. A record Kafka can never take is dropped alone, not retried: over
+kafka-python's ``max_request_size`` (1 MiB) or the broker's message size limit
+(``refused``), or to a topic the broker calls invalid (``invalid``).
 
 Noise: while the exporter runs, what kafka-python logs is rate-limited to one line per
-logger and message every 10 seconds (an outage otherwise logs several lines a second),
+kafka-python logger every 10 seconds (an outage otherwise logs several lines a second),
 and producers are closed explicitly, so their ``__del__`` has nothing to report.
+kafka-python's own exit hook is removed from each producer: at exit the pipeline closes
+it within ``EVENTLOG_SHUTDOWN_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
+from eventlog_instrument.exporters import kafka_noise
 from eventlog_instrument.exporters.base import EventExporter
 from eventlog_instrument.masking import mask_secret, redact
 from eventlog_instrument.realthreads import GilSlices
@@ -46,7 +49,6 @@ _SHORTEST_GIL_SLICE = 0.001
 """Each pause hands the GIL to kafka-python's own sender thread, which is export work
 too: with the default 0.1 ms slices the two export threads took turns so often that
 the exporter fell to 0.65-0.88 of a raw producer, against 0.94-1.19 with 1 ms."""
-_LOG_INTERVAL = 10.0
 _REFUSED_ERRORS = ("MessageSizeTooLargeError", "RecordListTooLargeError")
 _INVALID_ERRORS = ("InvalidTopicError",)
 
@@ -139,21 +141,57 @@ class KafkaEventExporter(EventExporter):
 
     def _open_producer(self) -> Any:
         if self._producer is None:
-            self._producer = _quiet_producer_class()(**self.producer_config())
-            _quieten_kafka_loggers()
+            producer_class = _quiet_producer_class()  # imports kafka: its loggers exist
+            kafka_noise.quieten()  # before the producer's bootstrap logs
+            self._producer = producer_class(**self.producer_config())
         return self._producer
 
     def producer_config(self) -> dict[str, Any]:
         """The KafkaProducer arguments, security settings passed through when given."""
         settings = self.settings
         config: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "client_id": "eventlog-instrument",
+            **self._client_config(),
             "acks": "all",
             "linger_ms": 5,
             "batch_size": 64 * 1024,
             "max_block_ms": settings.kafka_max_block_ms,
             "request_timeout_ms": max(1000, settings.bsp_export_timeout),
+        }
+        from kafka import KafkaProducer
+
+        if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python 3
+            # Its default of 30 s held the export thread in a producer's __init__ while
+            # the broker was down.
+            config["bootstrap_timeout_ms"] = settings.kafka_max_block_ms
+        return config
+
+    def check(self, timeout: float) -> str:
+        """Fetch the topic list as the producer would connect (TLS, SASL): ``ok`` and
+        the masked bootstrap servers, or a one-line ``ConnectionError``."""
+        from kafka import KafkaConsumer
+
+        where = mask_secret(self.bootstrap_servers)
+        config = self._client_config()
+        if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG:  # kafka-python 3
+            config["bootstrap_timeout_ms"] = int(timeout * 1000)
+        try:
+            consumer = KafkaConsumer(**config)
+            try:
+                consumer.topics()
+            finally:
+                consumer.close()
+        except Exception as error:
+            raise ConnectionError(
+                f"broker unreachable ({where}): {type(error).__name__}"
+            ) from None
+        return f"ok {where}"
+
+    def _client_config(self) -> dict[str, Any]:
+        """What every kafka-python client of this exporter is given: where, and how."""
+        settings = self.settings
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": "eventlog-instrument",
             "security_protocol": settings.kafka_security_protocol,
         }
         optional = {
@@ -201,55 +239,31 @@ class KafkaEventExporter(EventExporter):
                 producer.close(timeout=max(0.0, seconds))
             except Exception:
                 _logger.debug("closing the Kafka producer failed", exc_info=True)
-        for logger in _kafka_loggers():
-            logger.removeFilter(_kafka_rate_limit)
-
-
-class _RateLimit(logging.Filter):
-    """Lets one record per logger and message template through every 10 seconds."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._last: dict[tuple[str, str], float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
-        now = time.monotonic()
-        if now - self._last.get(key, -_LOG_INTERVAL) < _LOG_INTERVAL:
-            return False
-        self._last[key] = now
-        return True
-
-
-_kafka_rate_limit = _RateLimit()
-
-
-def _kafka_loggers() -> list[logging.Logger]:
-    """Every kafka-python logger: each module has its own, and a filter on the ``kafka``
-    logger would not see its children's records."""
-    return [
-        logger for name, logger in list(logging.Logger.manager.loggerDict.items())
-        if (name == "kafka" or name.startswith("kafka.")) and isinstance(logger, logging.Logger)
-    ]
-
-
-def _quieten_kafka_loggers() -> None:
-    for logger in _kafka_loggers():
-        if _kafka_rate_limit not in logger.filters:
-            logger.addFilter(_kafka_rate_limit)
+        kafka_noise.restore()
 
 
 _producer_class: Any = None
 
 
 def _quiet_producer_class() -> Any:
-    """A KafkaProducer whose ``__del__`` keeps quiet: one whose ``__init__`` failed (no
-    broker) has no state to close, and its ``__del__`` printed a traceback."""
+    """A KafkaProducer without kafka-python's exit hook, whose ``__del__`` keeps quiet.
+
+    The hook closes the producer with a 1 s timeout of its own, before the pipeline's
+    flush (``atexit`` runs the last registered first): exit took longer than
+    ``EVENTLOG_SHUTDOWN_TIMEOUT`` and printed a ``KafkaTimeoutError`` traceback. The
+    exporter closes its producer itself, within that bound. A producer whose
+    ``__init__`` failed (no broker) has no state to close, and its ``__del__`` printed
+    a traceback.
+    """
     global _producer_class
     if _producer_class is None:
         from kafka import KafkaProducer
 
         class QuietKafkaProducer(KafkaProducer):  # type: ignore[misc]
+            def __init__(self, **config: Any) -> None:
+                super().__init__(**config)
+                self._unregister_cleanup()
+
             def __del__(self) -> None:
                 if getattr(self, "_closed", True) is False:
                     super().__del__()

@@ -28,6 +28,10 @@ class InMemoryEventExporter(EventExporter):
         self._lock = allocate_lock()
         self._events: list[Event] = []
 
+    def check(self, timeout: float) -> str:
+        """Memory needs no connection."""
+        return "no broker"
+
     @property
     def events(self) -> list[dict[str, Any]]:
         """The envelopes delivered so far (a copy)."""

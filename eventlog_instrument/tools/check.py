@@ -1,13 +1,21 @@
-"""``eventlog check``: connect to every configured exporter's broker, publish nothing."""
+"""``eventlog check``: connect to every configured exporter's broker, publish nothing.
+
+Each exporter checks itself with its own configuration (TLS, SASL) through its
+``check(timeout)`` method, which returns what to report (``ok`` and where) or raises a
+one-line error (reported as ``FAILED``); an exporter without that method (a third
+party's, say) reports ``no check``. ``none`` selects no exporter and is skipped.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from eventlog_instrument.masking import mask_secret, mask_uri
+from eventlog_instrument.exporters import create_exporters
+from eventlog_instrument.masking import mask_uri
 from eventlog_instrument.settings import Settings
-from eventlog_instrument.tools.brokers import amqp_connection
-from eventlog_instrument.tools.command import Command, ToolError
+from eventlog_instrument.tools.command import Command
+
+_NAME_WIDTH = 8
 
 
 def _add_check(parser: argparse.ArgumentParser) -> None:
@@ -16,42 +24,20 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
 
 def _run_check(arguments: argparse.Namespace, settings: Settings) -> int:
     failures = 0
-    for name in settings.exporters:
-        if name == "amqp":
-            ok, detail = _check_amqp(settings)
-        elif name == "kafka":
-            ok, detail = _check_kafka(settings)
+    names = [name for name in dict.fromkeys(settings.exporters) if name != "none"]
+    for name, exporter in zip(names, create_exporters(settings), strict=True):
+        check = getattr(exporter, "check", None)
+        if check is None:
+            status = "no check"
         else:
-            ok, detail = True, "no broker"
-        failures += not ok
-        print(f"{name:<8} {detail}")
+            try:
+                status = check(settings.amqp_timeout)
+            except Exception as error:
+                failures += 1
+                lines = str(error).splitlines() or [type(error).__name__]
+                status = f"FAILED {mask_uri(lines[0])}"
+        print(f"{name:<{_NAME_WIDTH}} {status}")
     return 0 if not failures else 3
-
-
-def _check_amqp(settings: Settings) -> tuple[bool, str]:
-    try:
-        connection = amqp_connection(settings)
-    except ToolError as error:
-        return False, f"FAILED {error}"
-    connection.release()
-    return True, f"ok {mask_uri(settings.amqp_uri)}"
-
-
-def _check_kafka(settings: Settings) -> tuple[bool, str]:
-    where = mask_secret(settings.kafka_bootstrap_servers)
-    try:
-        from kafka import KafkaConsumer
-
-        consumer = KafkaConsumer(
-            bootstrap_servers=list(settings.kafka_bootstrap_servers),
-            security_protocol=settings.kafka_security_protocol,
-        )
-        consumer.topics()
-        consumer.close()
-    except Exception as error:
-        return False, f"FAILED broker unreachable ({where}): {type(error).__name__}"
-    return True, f"ok {where}"
-
 
 
 COMMAND = Command(

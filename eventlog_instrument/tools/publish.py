@@ -1,4 +1,8 @@
-"""``eventlog publish``: validate an envelope and publish it, to test consumers."""
+"""``eventlog publish``: validate an envelope and publish it, to test consumers.
+
+The envelope is read as strict JSON: ``NaN``, ``Infinity`` and ``-Infinity`` are refused,
+as every consumer's strict parser would refuse the published body.
+"""
 
 from __future__ import annotations
 
@@ -35,9 +39,11 @@ def _add_publish(parser: argparse.ArgumentParser) -> None:
 def validate_envelope(text: str, source: str) -> dict[str, Any]:
     """The envelope in ``text``, or a ToolError naming what is wrong with it."""
     try:
-        envelope = json.loads(text)
+        envelope = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         raise ToolError(f"{source} is not JSON: {error}", EXIT_USAGE) from None
+    except ValueError as error:
+        raise ToolError(f"{source}: {error}", EXIT_USAGE) from None
     if not isinstance(envelope, dict):
         raise ToolError(
             f"{source}: an envelope is a JSON object, got {type(envelope).__name__}", EXIT_USAGE
@@ -54,6 +60,11 @@ def validate_envelope(text: str, source: str) -> dict[str, Any]:
     if not envelope[c.CALL_STACK] or not all(isinstance(i, str) for i in envelope[c.CALL_STACK]):
         raise ToolError(f"{source}: 'call_stack' must be a non-empty list of call ids", EXIT_USAGE)
     return envelope
+
+
+def _refuse_constant(name: str) -> None:
+    """NaN and Infinity are Python's extensions: no strict JSON parser reads them."""
+    raise ValueError(f"{name} is not JSON (strict JSON has no NaN or Infinity)")
 
 
 def _json_type(expected: type | tuple[type, ...]) -> str:
@@ -76,7 +87,7 @@ def _run_publish(arguments: argparse.Namespace, settings: Settings) -> int:
         envelope[c.EVENT_TYPE],
         None,
         envelope,
-        json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode(),
+        json.dumps(envelope, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
     )
     exporter = exporter_for(arguments.broker, settings)
     try:
