@@ -18,7 +18,7 @@ from pathlib import Path
 
 from eventlog_instrument import __version__
 from eventlog_instrument.bootstrap import HOOK_MARKER
-from eventlog_instrument.exporters import check_exporter_names
+from eventlog_instrument.exporters.registry import check_exporter_names
 from eventlog_instrument.settings import (
     SETTINGS,
     Settings,
@@ -94,7 +94,7 @@ def hook_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def info_text(settings: Settings) -> str:
-    from eventlog_instrument.instrumentors import instrumentor_statuses
+    from eventlog_instrument.instrumentors.registry import instrumentor_statuses
 
     lines = [f"{PROG} {__version__}", "", "settings:"]
     width = max(len(setting.env) for setting in SETTINGS)

@@ -1,7 +1,10 @@
 """The settings table: every ``EVENTLOG_*`` variable, its type, default and help.
 
 This table is the single source of truth for environment variables, the launcher's
-flags, ``--info`` and the README's configuration section. Standard OpenTelemetry
+flags, ``--info`` and the README's configuration section. Each row is declared once, as
+a typed attribute (:mod:`eventlog_instrument.setting_row`): the core rows below, an
+exporter's or instrumentor's own rows beside its code (``exporters/amqp_settings.py``,
+``instrumentors/http_settings.py``, ...), in classes :class:`Settings` inherits. Standard OpenTelemetry
 variables are honoured as fallbacks where one exists (``OTEL_SERVICE_NAME``,
 ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_*``, ``OTEL_SDK_DISABLED``). A bad value is a
 :class:`SettingsError` that names the variable, the value and what is accepted.
@@ -11,84 +14,24 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Mapping
+from typing import Any
 
 from eventlog_instrument import setting_parsers as p
 from eventlog_instrument.constants import DEFAULT_EVENT_TYPE
+from eventlog_instrument.exporters.amqp_settings import AmqpSettings
+from eventlog_instrument.exporters.kafka_settings import KafkaSettings
+from eventlog_instrument.instrumentors.http_settings import HttpSettings
+from eventlog_instrument.instrumentors.nameko_settings import NamekoSettings
 from eventlog_instrument.masking import mask_secret
+from eventlog_instrument.setting_row import MILLIS, Setting, rows_of
 
 TIMESTAMP_PRECISIONS = ("seconds", "milliseconds", "microseconds")
-KAFKA_PARTITION_KEYS = ("outermost_call_id", "call_id", "service_name", "none")
-KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 DEFAULT_SERVICE_NAME = "unknown_service"
-_MILLIS = "a positive whole number of milliseconds, at most 3600000"
-_FILE = "a readable file's path, or empty"
-
-
-T = TypeVar("T")
 
 
 class SettingsError(ValueError):
     """A setting has a value that is not accepted."""
-
-
-class Setting(Generic[T]):
-    """One row of the settings table, declared once as an attribute of :class:`Settings`.
-
-    On a :class:`Settings` object the attribute is the parsed value, typed by ``parse``;
-    on the class it is this row.
-    """
-
-    name: str
-    """Attribute name on :class:`Settings` and keyword of ``instrument(**options)``."""
-
-    def __init__(
-        self,
-        *,
-        parse: Callable[[str], T],
-        accepted: str,
-        default: str,
-        help: str,
-        otel_env: str | None = None,
-        secret: bool = False,
-        password: bool = False,
-    ) -> None:
-        self.parse = parse
-        """Turns the text of the variable into the value; raises ``ValueError`` when bad."""
-        self.accepted = accepted
-        """What values are accepted, quoted in the error for a bad one."""
-        self.default = default
-        """Default, as the text an environment variable would hold."""
-        self.help = help
-        """One line for ``--help``, ``--info`` and the README."""
-        self.otel_env = otel_env
-        """Standard OpenTelemetry variable used when the ``EVENTLOG_`` one is not set."""
-        self.secret = secret
-        """The value may hold credentials in URIs: their passwords are masked wherever shown."""
-        self.password = password
-        """The whole value is a credential: it is shown as ``***``."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, settings: None, owner: type) -> Setting[T]: ...
-
-    @overload
-    def __get__(self, settings: Settings, owner: type) -> T: ...
-
-    def __get__(self, settings: Settings | None, owner: type) -> Setting[T] | T:
-        if settings is None:
-            return self
-        return settings._values[self.name]  # type: ignore[no-any-return]
-
-    @property
-    def env(self) -> str:
-        return "EVENTLOG_" + self.name.upper()
-
-    def __repr__(self) -> str:
-        return f"Setting({self.env})"
 
 
 DEFAULT_SCRUB_DENYLIST = (
@@ -107,9 +50,8 @@ def _denylist(value: str) -> tuple[str, ...]:
 
 
 
-class Settings:
+class Settings(HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings):
     """Effective configuration: each attribute a row of the settings table, in its order."""
-
     service_name = Setting(
         parse=p.service_name,
         accepted="a name of at most 248 bytes without control characters",
@@ -119,7 +61,6 @@ class Settings:
         f"service.name in OTEL_RESOURCE_ATTRIBUTES, then '{DEFAULT_SERVICE_NAME}'.",
         otel_env="OTEL_SERVICE_NAME",
     )
-
     exporters = Setting(
         parse=p.non_empty_names,
         accepted="a comma list of exporter names (none for no exporter)",
@@ -127,50 +68,24 @@ class Settings:
         help="Exporters that publish events: console, amqp, kafka, memory, none, or any "
         "exporter registered under the eventlog_instrument.exporters entry-point group.",
     )
-
     disabled_instrumentations = Setting(
         parse=p.names,
         accepted="a comma list of instrumentor names, or *",
         default="",
         help="Instrumentors not to enable (nameko, flask, celery, ...); * disables all.",
     )
-
     event_type = Setting(
         parse=p.routing_key,
         accepted="a name of 1 to 255 bytes without control characters",
         default=DEFAULT_EVENT_TYPE,
         help="Nameko event type that carries every envelope: the AMQP routing key.",
     )
-
     entrypoints_to_exclude = Setting(
         parse=p.names,
         accepted="a comma list of entrypoint names",
         default="",
         help="Entrypoint (method, endpoint or task) names that produce no entrypoint_fired event.",
     )
-
-    nameko_entrypoint_types = Setting(
-        parse=p.names,
-        accepted="a comma list of Nameko entrypoint class names",
-        default="",
-        help="Nameko entrypoint types to capture (Rpc, HttpRequestHandler, EventHandler, Timer, "
-        "Consumer, ...); all when empty.",
-    )
-
-    flask_excluded_urls = Setting(
-        parse=p.regexes,
-        accepted="a comma list of regular expressions",
-        default="",
-        help="Flask request paths that get no span and no event (re.search), e.g. ^/health$.",
-    )
-
-    capture_request_headers = Setting(
-        parse=p.names,
-        accepted="a comma list of header names",
-        default="",
-        help="Request headers put in an event's data (Flask), scrubbed by EVENTLOG_SCRUB_DENYLIST.",
-    )
-
     scrub_denylist = Setting(
         parse=_denylist,
         accepted="a comma list of name fragments",
@@ -178,7 +93,6 @@ class Settings:
         help="Name fragments added to the built-in ones (" + ",".join(DEFAULT_SCRUB_DENYLIST)
         + "): a captured header whose lower-cased name contains one is exported as ***.",
     )
-
     scrub_patterns = Setting(
         parse=p.regexes,
         accepted="a comma list of regular expressions",
@@ -186,14 +100,6 @@ class Settings:
         help="Patterns added to the built-in ones (URI credentials, Bearer/Basic tokens, card "
         "numbers): every match in captured free text (error messages) is exported as ***.",
     )
-
-    call_id_response_header = Setting(
-        parse=p.boolean,
-        accepted="true or false",
-        default="true",
-        help="Answer every instrumented HTTP request with its call id in the X-Call-Id header.",
-    )
-
     max_event_bytes = Setting(
         parse=p.positive_int,
         accepted="a positive whole number of bytes",
@@ -202,144 +108,12 @@ class Settings:
         "message size. A larger manual event is a ValueError at the call; an auto-captured "
         "one has its largest values cut (named in data._truncated).",
     )
-
     timestamp_precision = Setting(
         parse=p.choice(*TIMESTAMP_PRECISIONS),
         accepted=", ".join(TIMESTAMP_PRECISIONS),
         default="seconds",
         help="Precision of the envelope's timestamp (truncated, never rounded up).",
     )
-
-    amqp_uri = Setting(
-        parse=p.amqp_uri,
-        accepted="an amqp:// or amqps:// URI with a host, or several separated by ;",
-        default="amqp://guest:guest@localhost:5672//",
-        help="RabbitMQ URI of the amqp exporter.",
-        secret=True,
-    )
-
-    amqp_timeout = Setting(
-        parse=p.positive_seconds,
-        accepted="a positive number of seconds, at most 3600",
-        default="5",
-        help="Connect, read and write timeout of the amqp exporter, in seconds.",
-    )
-
-    amqp_ssl_ca = Setting(
-        parse=p.existing_file,
-        accepted=_FILE,
-        default="",
-        help="CA certificates (PEM) to verify RabbitMQ with; TLS is on for amqps:// or any "
-        "EVENTLOG_AMQP_SSL_* setting.",
-    )
-
-    amqp_ssl_cert = Setting(
-        parse=p.existing_file,
-        accepted=_FILE,
-        default="",
-        help="Client certificate (PEM) for RabbitMQ.",
-    )
-
-    amqp_ssl_key = Setting(
-        parse=p.existing_file,
-        accepted=_FILE,
-        default="",
-        help="Client private key (PEM) for RabbitMQ.",
-    )
-
-    kafka_bootstrap_servers = Setting(
-        parse=p.host_ports,
-        accepted="a non-empty comma list of host:port",
-        default="localhost:9092",
-        help="Kafka bootstrap servers of the kafka exporter.",
-        secret=True,
-    )
-
-    kafka_topic = Setting(
-        parse=p.topic_template,
-        accepted="a topic template using {service_name} and {event_type}",
-        default="{service_name}.events",
-        help="Topic template of the kafka exporter; {event_type} is the envelope's event type.",
-    )
-
-    kafka_topic_prefix = Setting(
-        parse=p.topic_affix,
-        accepted="text under 249 characters",
-        default="",
-        help="Text put before every Kafka topic name.",
-    )
-
-    kafka_topic_suffix = Setting(
-        parse=p.topic_affix,
-        accepted="text under 249 characters",
-        default="",
-        help="Text put after every Kafka topic name.",
-    )
-
-    kafka_partition_key = Setting(
-        parse=p.choice(*KAFKA_PARTITION_KEYS),
-        accepted=", ".join(KAFKA_PARTITION_KEYS),
-        default="outermost_call_id",
-        help="Kafka message key: the outermost call id keeps one call chain in one partition.",
-    )
-
-    kafka_max_block_ms = Setting(
-        parse=p.positive_millis,
-        accepted=_MILLIS,
-        default="5000",
-        help="Longest time a Kafka send may block the export thread.",
-    )
-
-    kafka_security_protocol = Setting(
-        parse=p.choice(*KAFKA_SECURITY_PROTOCOLS),
-        accepted=", ".join(KAFKA_SECURITY_PROTOCOLS),
-        default="PLAINTEXT",
-        help="Kafka security protocol.",
-    )
-
-    kafka_ssl_cafile = Setting(
-        parse=p.existing_file,
-        accepted=_FILE,
-        default="",
-        help="CA certificates (PEM) for Kafka.",
-    )
-
-    kafka_ssl_certfile = Setting(
-        parse=p.existing_file,
-        accepted=_FILE,
-        default="",
-        help="Client certificate (PEM) for Kafka.",
-    )
-
-    kafka_ssl_keyfile = Setting(
-        parse=p.existing_file,
-        accepted=_FILE,
-        default="",
-        help="Client private key (PEM) for Kafka.",
-    )
-
-    kafka_sasl_mechanism = Setting(
-        parse=p.optional_choice(*p.KAFKA_SASL_MECHANISMS),
-        accepted=", ".join(p.KAFKA_SASL_MECHANISMS) + " or empty",
-        default="",
-        help="Kafka SASL mechanism (with SASL_PLAINTEXT or SASL_SSL).",
-    )
-
-    kafka_sasl_username = Setting(
-        parse=p.text,
-        accepted="a user name",
-        default="",
-        help="Kafka SASL user name.",
-    )
-
-    kafka_sasl_password = Setting(
-        parse=p.text,
-        accepted="a password",
-        default="",
-        help="Kafka SASL password.",
-        password=True,
-    )
-
     max_value_length = Setting(
         parse=p.positive_int,
         accepted="a positive whole number of characters",
@@ -347,7 +121,6 @@ class Settings:
         help="Longest text of an auto-captured attribute or data value; longer ones are cut and "
         "named in data._truncated.",
     )
-
     bsp_max_queue_size = Setting(
         parse=p.positive_int,
         accepted="a positive whole number",
@@ -355,7 +128,6 @@ class Settings:
         help="Events buffered per exporter before new ones are dropped (and counted).",
         otel_env="OTEL_BSP_MAX_QUEUE_SIZE",
     )
-
     bsp_max_export_batch_size = Setting(
         parse=p.positive_int,
         accepted="a positive whole number",
@@ -363,30 +135,26 @@ class Settings:
         help="Most events published in one batch.",
         otel_env="OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
     )
-
     bsp_schedule_delay = Setting(
         parse=p.positive_millis,
-        accepted=_MILLIS,
+        accepted=MILLIS,
         default="500",
         help="Longest time an event waits in the buffer before its batch is published.",
         otel_env="OTEL_BSP_SCHEDULE_DELAY",
     )
-
     bsp_export_timeout = Setting(
         parse=p.positive_millis,
-        accepted=_MILLIS,
+        accepted=MILLIS,
         default="10000",
         help="Longest time one publish attempt of a batch may take before it is retried.",
         otel_env="OTEL_BSP_EXPORT_TIMEOUT",
     )
-
     shutdown_timeout = Setting(
         parse=p.positive_millis,
-        accepted=_MILLIS,
+        accepted=MILLIS,
         default="5000",
         help="Longest time pending events are flushed for at exit.",
     )
-
     sdk_disabled = Setting(
         parse=p.boolean,
         accepted="true or false",
@@ -405,8 +173,8 @@ class Settings:
         return f"Settings({shown})"
 
 
-SETTINGS: tuple[Setting[Any], ...] = tuple(
-    row for row in vars(Settings).values() if isinstance(row, Setting)
+SETTINGS: tuple[Setting[Any], ...] = rows_of(
+    Settings, HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings
 )
 """The settings table, in declaration order."""
 SETTINGS_BY_NAME: dict[str, Setting[Any]] = {setting.name: setting for setting in SETTINGS}

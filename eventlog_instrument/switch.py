@@ -38,9 +38,9 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from eventlog_instrument import runtime
-from eventlog_instrument.exporters import create_exporters
-from eventlog_instrument.instrumentors import enabled_instrumentors
+from eventlog_instrument.exporters.registry import create_exporters
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
+from eventlog_instrument.instrumentors.registry import enabled_instrumentors
 from eventlog_instrument.lifecycle import open_calls, shutdown_together
 from eventlog_instrument.processor import EventLogSpanProcessor
 from eventlog_instrument.settings import Settings, SettingsError, load_settings

@@ -11,8 +11,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from eventlog_instrument import EventLogInstrumentor, dispatch_event
-from eventlog_instrument.exporters import available_exporters
 from eventlog_instrument.exporters.memory import InMemoryEventExporter
+from eventlog_instrument.exporters.registry import available_exporters
 from tests.support.paths import TESTS
 
 

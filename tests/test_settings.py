@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eventlog_instrument import EventLogInstrumentor, SettingsError
-from eventlog_instrument.exporters import create_exporters
+from eventlog_instrument.exporters.registry import create_exporters
 from eventlog_instrument.masking import mask_uri
 from eventlog_instrument.settings import SETTINGS, display_value, load_settings
 

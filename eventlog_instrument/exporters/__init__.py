@@ -1,57 +1,6 @@
-"""Exporters: OpenTelemetry ``SpanExporter``s that publish events, found by entry point.
+"""Exporters: OpenTelemetry ``SpanExporter``s that publish events.
 
-Built in: ``console``, ``memory``, ``amqp`` and ``kafka``; ``none`` selects no exporter.
-A third-party exporter is registered under the ``eventlog_instrument.exporters``
-entry-point group; its class is built with ``from_settings(settings)`` when it has that
-class method, else with no arguments.
+Built in: ``console``, ``memory``, ``amqp`` and ``kafka``; :mod:`.registry` finds them,
+and third-party ones, by entry point. An exporter's own settings are declared beside it
+(``amqp_settings.py``, ``kafka_settings.py``).
 """
-
-from __future__ import annotations
-
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
-
-from eventlog_instrument.constants import EXPORTERS_ENTRY_POINT_GROUP
-from eventlog_instrument.settings import SETTINGS_BY_NAME, Settings, SettingsError
-
-if TYPE_CHECKING:
-    from opentelemetry.sdk.trace.export import SpanExporter
-
-NO_EXPORTER = "none"
-
-
-def available_exporters() -> dict[str, str]:
-    """Registered exporter names and the ``module:Class`` each one loads."""
-    return {
-        entry_point.name: entry_point.value
-        for entry_point in entry_points(group=EXPORTERS_ENTRY_POINT_GROUP)
-    }
-
-
-def check_exporter_names(names: tuple[str, ...]) -> None:
-    """Raise :class:`SettingsError` naming the first unknown exporter and the accepted ones."""
-    known = available_exporters()
-    for name in names:
-        if name != NO_EXPORTER and name not in known:
-            accepted = ", ".join(sorted([*known, NO_EXPORTER]))
-            raise SettingsError(
-                f"{SETTINGS_BY_NAME['exporters'].env}={','.join(names)!r} is invalid: "
-                f"unknown exporter {name!r}; accepted: {accepted}"
-            )
-
-
-def create_exporters(settings: Settings) -> list[SpanExporter]:
-    """One exporter for each name of ``settings.exporters``, in order."""
-    check_exporter_names(settings.exporters)
-    found = {
-        entry_point.name: entry_point
-        for entry_point in entry_points(group=EXPORTERS_ENTRY_POINT_GROUP)
-    }
-    exporters = []
-    for name in dict.fromkeys(settings.exporters):
-        if name == NO_EXPORTER:
-            continue
-        exporter_class = found[name].load()
-        from_settings = getattr(exporter_class, "from_settings", None)
-        exporters.append(from_settings(settings) if from_settings else exporter_class())
-    return exporters

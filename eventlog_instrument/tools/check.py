@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from eventlog_instrument.exporters import create_exporters
+from eventlog_instrument.exporters.registry import create_exporters
 from eventlog_instrument.masking import mask_uri
 from eventlog_instrument.settings import Settings
 from eventlog_instrument.tools.command import Command
