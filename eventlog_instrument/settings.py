@@ -4,10 +4,11 @@ This table is the single source of truth for environment variables, the launcher
 flags, ``--info`` and the README's configuration section. Each row is declared once, as
 a typed attribute (:mod:`eventlog_instrument.setting_row`): the core rows below, an
 exporter's or instrumentor's own rows beside its code (``exporters/amqp_settings.py``,
-``instrumentors/http_settings.py``, ...), in classes :class:`Settings` inherits. Standard OpenTelemetry
-variables are honoured as fallbacks where one exists (``OTEL_SERVICE_NAME``,
-``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_*``, ``OTEL_SDK_DISABLED``). A bad value is a
-:class:`SettingsError` that names the variable, the value and what is accepted.
+``instrumentors/http_settings.py``, ...), in classes :class:`Settings` inherits.
+Standard OpenTelemetry variables are honoured as fallbacks where one exists
+(``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_BSP_*``,
+``OTEL_SDK_DISABLED``). A bad value is a :class:`SettingsError` that names the
+variable, the value and what is accepted.
 """
 
 from __future__ import annotations
