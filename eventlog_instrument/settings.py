@@ -174,9 +174,7 @@ class Settings(HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings):
         return f"Settings({shown})"
 
 
-SETTINGS: tuple[Setting[Any], ...] = rows_of(
-    Settings, HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings
-)
+SETTINGS: tuple[Setting[Any], ...] = rows_of(*Settings.__mro__)
 """The settings table, in declaration order."""
 SETTINGS_BY_NAME: dict[str, Setting[Any]] = {setting.name: setting for setting in SETTINGS}
 
