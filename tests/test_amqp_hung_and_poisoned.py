@@ -13,7 +13,7 @@ from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.settings import load_settings
 from tests.support.brokers import AMQP_URI, BoundQueue
-from tests.support.hung_proxy import HungProxy
+from tests.support.tcpproxy import TcpProxy
 
 
 def event(service_name: str, number: int, pad: int = 0) -> Event:
@@ -25,7 +25,7 @@ def event(service_name: str, number: int, pad: int = 0) -> Event:
 
 
 def test_a_write_timeout_hands_each_event_back_once(rabbitmq, service_name):
-    proxy = HungProxy("127.0.0.1", 5672)
+    proxy = TcpProxy("127.0.0.1", 5672)
     exporter = AmqpEventExporter(
         load_settings({}, amqp_uri=f"amqp://guest:guest@127.0.0.1:{proxy.port}//", amqp_timeout=1)
     )
@@ -39,7 +39,7 @@ def test_a_write_timeout_hands_each_event_back_once(rabbitmq, service_name):
 
 
 def test_a_hung_broker_at_shutdown_counts_each_queued_event_once(rabbitmq, service_name, pipeline):
-    proxy = HungProxy("127.0.0.1", 5672)
+    proxy = TcpProxy("127.0.0.1", 5672)
     exporter = AmqpEventExporter(
         load_settings({}, amqp_uri=f"amqp://guest:guest@127.0.0.1:{proxy.port}//", amqp_timeout=1)
     )

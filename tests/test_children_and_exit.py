@@ -13,8 +13,8 @@ from eventlog_instrument import dispatch_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.settings import load_settings
 from tests.support.brokers import AMQP_URI, BoundQueue, start_tansu
-from tests.support.hung_proxy import HungProxy
 from tests.support.paths import TESTS
+from tests.support.tcpproxy import TcpProxy
 from tests.support.waiting import free_port, port_open, stop_process, wait_until
 
 
@@ -59,7 +59,7 @@ assert not EventLogInstrumentor().force_flush(500)
 
 def test_a_hung_kafka_at_exit_leaves_no_traceback_and_counts_every_event(service_name):
     port = free_port()
-    proxy = HungProxy("127.0.0.1", port)
+    proxy = TcpProxy("127.0.0.1", port)
     tansu = start_tansu(port, advertised_port=proxy.port)
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTLOG_", "OTEL_"))}
     environ.update(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import textwrap
-
+from tests.support.entry_points import install_exporter
 from tests.test_tools import run_tool
 
 
@@ -33,19 +32,13 @@ def test_kafka_check_connects_with_the_sasl_settings(tansu):
 
 
 def test_an_exporter_without_a_check_reports_no_check(tmp_path):
-    (tmp_path / "pigeon_exporter.py").write_text(textwrap.dedent("""
+    install_exporter(tmp_path, "pigeon", """
         from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
         class PigeonExporter(SpanExporter):
             def export(self, spans):
                 return SpanExportResult.SUCCESS
-    """))
-    dist_info = tmp_path / "pigeon_exporter-1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: pigeon-exporter\nVersion: 1.0\n")
-    (dist_info / "entry_points.txt").write_text(
-        "[eventlog_instrument.exporters]\npigeon = pigeon_exporter:PigeonExporter\n"
-    )
+    """)
     result = run_tool("check", EVENTLOG_EXPORTERS="pigeon,console,none", PYTHONPATH=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["pigeon   no check", "console  no broker"]

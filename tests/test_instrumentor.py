@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -13,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from eventlog_instrument import EventLogInstrumentor, dispatch_event
 from eventlog_instrument.exporters.memory import InMemoryEventExporter
 from eventlog_instrument.exporters.registry import available_exporters
+from tests.support.entry_points import install_exporter
 from tests.support.paths import TESTS
 
 
@@ -62,7 +62,7 @@ def test_builtin_exporters_are_registered_as_entry_points():
 
 
 def test_third_party_exporter_is_selected_by_its_entry_point_name(tmp_path):
-    (tmp_path / "pigeon_exporter.py").write_text(textwrap.dedent("""
+    install_exporter(tmp_path, "pigeon", """
         import sys
         from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -71,13 +71,7 @@ def test_third_party_exporter_is_selected_by_its_entry_point_name(tmp_path):
                 for span in spans:
                     print("pigeon carried", span.name, file=sys.stderr)
                 return SpanExportResult.SUCCESS
-    """))
-    dist_info = tmp_path / "pigeon_exporter-1.0.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: pigeon-exporter\nVersion: 1.0\n")
-    (dist_info / "entry_points.txt").write_text(
-        "[eventlog_instrument.exporters]\npigeon = pigeon_exporter:PigeonExporter\n"
-    )
+    """)
     program = (
         "from eventlog_instrument import EventLogInstrumentor, dispatch_event\n"
         "EventLogInstrumentor().instrument()\n"

@@ -1,4 +1,6 @@
-"""A loopback TCP proxy the tests control, to simulate broker outages (never stop RabbitMQ)."""
+"""A loopback TCP proxy the tests control, to simulate broker outages (never stop RabbitMQ):
+:meth:`TcpProxy.cut` drops the connections, :meth:`TcpProxy.hang` keeps them open and
+forwards nothing, as a broker that stopped reading mid-stream (a write then times out)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ class TcpProxy:
         self._connections: list[socket.socket] = []
         self._accepting = True
         self._closed = False
+        self._forwarding = threading.Event()
+        self._forwarding.set()
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     def __enter__(self) -> TcpProxy:
@@ -47,10 +51,15 @@ class TcpProxy:
         with self._lock:
             self._accepting = True
 
+    def hang(self) -> None:
+        """Stop forwarding in both directions; connections stay open."""
+        self._forwarding.clear()
+
     def close(self) -> None:
         self._closed = True
         self.cut()
         _close(self._listener)
+        self._forwarding.set()
 
     def _accept_loop(self) -> None:
         while not self._closed:
@@ -74,13 +83,14 @@ class TcpProxy:
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while True:
+                self._forwarding.wait()
                 data = source.recv(65536)
                 if not data:
                     break
+                self._forwarding.wait()
                 sink.sendall(data)
         except OSError:
             pass
