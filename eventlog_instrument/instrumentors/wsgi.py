@@ -15,9 +15,12 @@ whole request all the same, and it is current from then to the end of the reques
   name holds a fragment of ``EVENTLOG_SCRUB_DENYLIST``.
 * The response: its status goes into ``data.status_code`` (a 5xx makes the outcome an
   error), and it carries the call id in ``X-Call-Id`` unless
-  ``EVENTLOG_CALL_ID_RESPONSE_HEADER=false``; nothing else of it is changed.
+  ``EVENTLOG_CALL_ID_RESPONSE_HEADER=false`` or the application set an ``X-Call-Id``
+  itself (the application's answer wins); nothing else of it is changed.
 * The span ends with the error when the application raises, else when the body has
-  been sent or closed, whichever comes first.
+  been sent or closed, whichever comes first. A body that raises while it is sent (a
+  streamed response failing mid-stream) ends it with that error: the outcome is
+  ``error`` with its type and message, and ``status_code`` stays the one sent.
 """
 
 from __future__ import annotations
@@ -198,8 +201,20 @@ def _record_status(request: WsgiRequest, status: str, headers: list[Any]) -> Non
     set_call_data(span, "status_code", code)
     if code >= 500:
         span.set_status(Status(StatusCode.ERROR, status))
-    if request.call_id_header:
+    if request.call_id_header and not _has_call_id_header(headers):
         headers.append((c.CALL_ID_HTTP_HEADER, request.call_id))
+
+
+_CALL_ID_HEADER_LOWER = c.CALL_ID_HTTP_HEADER.lower()
+
+
+def _has_call_id_header(headers: list[Any]) -> bool:
+    """Whether the application set ``X-Call-Id`` itself: its answer wins over ours."""
+    for header in headers:
+        name = header[0]
+        if type(name) is str and name.lower() == _CALL_ID_HEADER_LOWER:
+            return True
+    return False
 
 
 @guarded("end the span of a WSGI request")
@@ -231,6 +246,9 @@ class _EndsSpanOnClose:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._response
+        except Exception as error:  # the body failed mid-stream: the call failed
+            self._end(error)
+            raise
         finally:
             self._end()
 
@@ -242,7 +260,7 @@ class _EndsSpanOnClose:
         finally:
             self._end()
 
-    def _end(self) -> None:
+    def _end(self, error: BaseException | None = None) -> None:
         if not self._ended:
             self._ended = True
-            _end_request(self._request, None)
+            _end_request(self._request, error)
