@@ -74,8 +74,7 @@ class SpanRecord(NamedTuple):
     attributes: dict[str, Any]
     failed: bool
     error: tuple[str | None, str | None]
-    """Type and message of the call's error (see :func:`_error_of`), else
-    ``(None, status text)``."""
+    """Type and message of the call's error (:func:`_error_of`), else ``(None, status)``."""
     trace_id: int
     span_id: int
     resource_service_name: str | None
@@ -105,11 +104,8 @@ class SpanRecord(NamedTuple):
 def _error_of(span: ReadableSpan, attributes: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """The call's own record of its error; else, for a span the package did not start,
     the SDK's last exception event, then the status."""
-    if ERROR_TYPE_KEY in attributes:
-        return (
-            _optional_text(attributes[ERROR_TYPE_KEY]),
-            _optional_text(attributes.get(ERROR_MESSAGE_KEY)),
-        )
+    if ERROR_TYPE_KEY in attributes:  # texts the hooks set (the rules make any value ready)
+        return attributes[ERROR_TYPE_KEY], attributes.get(ERROR_MESSAGE_KEY)
     for event in reversed(span.events):
         if event.name == "exception" and event.attributes:
             return (
@@ -286,15 +282,13 @@ def _optional_text(value: Any) -> str | None:
 def _foreign_identity(
     span: SpanRecord, default_service_name: str | None, max_value_length: int
 ) -> dict[str, Any]:
-    """The identity of another instrumentation's SERVER or CONSUMER span. Its name may be
-    request text (a path, say): the call id holds it as a safe name, like every call id,
-    and ``entrypoint_name`` holds it cut to the value limit."""
+    """The identity of another instrumentation's SERVER or CONSUMER span, whose name may be
+    request text (a path): a safe name in the call id, cut to the value limit elsewhere."""
     service_name = span.resource_service_name or default_service_name or "unknown_service"
     trace_low = span.trace_id & 0xFFFF_FFFF_FFFF_FFFF
-    # cut before safe_name, whose cache would otherwise keep whole foreign names
-    service_part = safe_name(service_name[:SAFE_NAME_LENGTH])
-    name_part = safe_name(span.name[:SAFE_NAME_LENGTH])
-    call_id = f"{service_part}.{name_part}.{uuid.UUID(int=(span.span_id << 64) | trace_low)}"
+    # each cut before safe_name, whose cache would otherwise keep whole foreign names
+    names = (safe_name(service_name[:SAFE_NAME_LENGTH]), safe_name(span.name[:SAFE_NAME_LENGTH]))
+    call_id = "{}.{}.{}".format(*names, uuid.UUID(int=(span.span_id << 64) | trace_low))
     return {
         c.SERVICE_NAME: service_name,
         c.ENTRYPOINT_PROTOCOL: span.kind.name.title(),
