@@ -14,10 +14,17 @@ Bounding rules, shared by every instrumentor:
 * every name that goes into a call id is a safe name (:func:`safe_name`): ASCII
   letters, digits, ``_``, ``.`` and ``-``, any other character replaced by ``_``, at
   most ``SAFE_NAME_LENGTH`` characters; so a call id is always fit for an HTTP header;
-* an incoming call stack (an ``X-Call-Stack`` header, a task's ``eventlog_call_stack``)
-  is continued only when every call id in it is printable ASCII without spaces or
-  commas, at most ``MAX_CALL_ID_LENGTH`` characters; otherwise the call starts a fresh
-  stack. Of a valid one, the newest ids that fit in ``MAX_INCOMING_STACK_BYTES`` are kept.
+* an incoming call stack (an ``X-Call-Stack`` header, a task's ``eventlog_call_stack``,
+  the ``call_id_stack`` a Nameko worker was called with) is continued only when every
+  call id in it is printable ASCII without spaces or commas, at most
+  ``MAX_CALL_ID_LENGTH`` characters; otherwise the call starts a fresh stack. Of a
+  valid one, the newest ids that fit in ``MAX_INCOMING_STACK_BYTES`` are kept;
+* a call id made elsewhere (Nameko's own) is kept when it is such a call id, and reduced
+  to one otherwise (:func:`safe_call_id`).
+
+A failed call's error type and message are kept in the record too
+(:func:`set_call_error`): taken from the exception itself, never from the SDK's
+exception event, whose attributes the user's span limits cut or drop.
 """
 
 from __future__ import annotations
@@ -145,6 +152,14 @@ _MAX_INCOMING_IDS = 1000
 """More ids than this is not a call stack: it is not even looked at."""
 
 
+def safe_call_id(call_id: str) -> str:
+    """``call_id`` when it is a valid call id (see the module's rules), else its first
+    ``MAX_CALL_ID_LENGTH`` characters with every one outside ``safe_name``'s set ``_``."""
+    if _CALL_ID.fullmatch(call_id):
+        return call_id
+    return _UNSAFE_CHARACTERS.sub("_", call_id[:MAX_CALL_ID_LENGTH]) or "_"
+
+
 def new_call(
     service_name: str,
     entrypoint_protocol: str,
@@ -201,6 +216,21 @@ def set_call_data(span: Span, key: str, value: Any) -> None:
         span.set_attribute(c.ATTR_DATA_PREFIX + key, value)
     else:
         record[c.ATTR_DATA_PREFIX + key] = value
+
+
+ERROR_TYPE_KEY = c.RESERVED_PREFIX + "error_type"
+"""Record key of a failed call's exception type (its class name)."""
+ERROR_MESSAGE_KEY = c.RESERVED_PREFIX + "error_message"
+"""Record key of a failed call's exception message, whole: the envelope scrubs, then cuts it."""
+
+
+def set_call_error(span: Span, error_type: str, message: str) -> None:
+    """Keep the call's error type and message in the record (a span without one, not
+    started by :func:`start_call_span`, keeps only the SDK's exception event)."""
+    record = reserved_record(span)
+    if record is not None:
+        record[ERROR_TYPE_KEY] = error_type
+        record[ERROR_MESSAGE_KEY] = message
 
 
 def current_call() -> CallIdentity | None:

@@ -10,12 +10,15 @@ Three kinds of span become events:
   with the caller's data and metadata;
 * a SERVER or CONSUMER span from any other instrumentation (the official OpenTelemetry
   ones, say) becomes an ``entrypoint_fired`` event whose identity is derived from the
-  span: its name is the entrypoint name, its kind the protocol, and its call id is built
-  from its span id so that it is stable. Other foreign spans are not events.
+  span: its name is the entrypoint name (cut at ``EVENTLOG_MAX_VALUE_LENGTH``), its kind
+  the protocol, and its call id is built from its name as a safe name (see
+  :mod:`eventlog_instrument.calls`) and its span id, so that it is safe and stable.
+  Other foreign spans are not events.
 
 ``data`` of an auto-captured event holds ``duration_ms`` (float, milliseconds),
 ``outcome`` (``"ok"`` or ``"error"``), on error ``error_type`` and ``error_message``
-(from the span's recorded exception, else its status), ``trace_id`` and ``span_id``
+(from the exception itself, kept in the call's own record whatever the span
+limits; for a foreign span, from its exception event, else its status), ``trace_id`` and ``span_id``
 (hex, as OpenTelemetry backends show them, to find the span of an event), plus every
 ``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``.
 
@@ -42,6 +45,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from eventlog_instrument import constants as c
+from eventlog_instrument.calls import ERROR_MESSAGE_KEY, ERROR_TYPE_KEY, SAFE_NAME_LENGTH, safe_name
 from eventlog_instrument.fastpath import attributes_of as attributes_of
 from eventlog_instrument.fastpath import format_timestamp as format_timestamp
 from eventlog_instrument.fastpath import resource_service_name
@@ -70,7 +74,7 @@ class SpanRecord(NamedTuple):
     attributes: dict[str, Any]
     failed: bool
     error: tuple[str | None, str | None]
-    """Type and message of the span's last recorded exception, else ``(None, status text)``."""
+    """Type and message of the call's error (:func:`_error_of`), else ``(None, status)``."""
     trace_id: int
     span_id: int
     resource_service_name: str | None
@@ -78,16 +82,17 @@ class SpanRecord(NamedTuple):
     @classmethod
     def of(cls, span: ReadableSpan) -> SpanRecord:
         failed = span.status.status_code is StatusCode.ERROR
+        attributes = attributes_of(span)
         error: tuple[str | None, str | None] = (None, None)
         if failed:
-            error = _error_of(span)
+            error = _error_of(span, attributes)
         context = span.context
         return cls(
             span.name,
             span.kind,
             span.start_time or 0,
             span.end_time or span.start_time or 0,
-            attributes_of(span),
+            attributes,
             failed,
             error,
             context.trace_id if context else 0,
@@ -96,7 +101,11 @@ class SpanRecord(NamedTuple):
         )
 
 
-def _error_of(span: ReadableSpan) -> tuple[str | None, str | None]:
+def _error_of(span: ReadableSpan, attributes: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The call's own record of its error; else, for a span the package did not start,
+    the SDK's last exception event, then the status."""
+    if ERROR_TYPE_KEY in attributes:  # texts the hooks set (the rules make any value ready)
+        return attributes[ERROR_TYPE_KEY], attributes.get(ERROR_MESSAGE_KEY)
     for event in reversed(span.events):
         if event.name == "exception" and event.attributes:
             return (
@@ -155,7 +164,7 @@ def build_event(
             c.CALL_STACK: list(call_stack),
         }
     elif span.kind in _ENTRYPOINT_KINDS:
-        identity = _foreign_identity(span, default_service_name)
+        identity = _foreign_identity(span, default_service_name, max_value_length)
         service_name = identity[c.SERVICE_NAME]
         call_stack = (identity[c.CALL_ID],)
     else:
@@ -270,14 +279,20 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _foreign_identity(span: SpanRecord, default_service_name: str | None) -> dict[str, Any]:
+def _foreign_identity(
+    span: SpanRecord, default_service_name: str | None, max_value_length: int
+) -> dict[str, Any]:
+    """The identity of another instrumentation's SERVER or CONSUMER span, whose name may be
+    request text (a path): a safe name in the call id, cut to the value limit elsewhere."""
     service_name = span.resource_service_name or default_service_name or "unknown_service"
     trace_low = span.trace_id & 0xFFFF_FFFF_FFFF_FFFF
-    call_id = f"{service_name}.{span.name}.{uuid.UUID(int=(span.span_id << 64) | trace_low)}"
+    # each cut before safe_name, whose cache would otherwise keep whole foreign names
+    names = (safe_name(service_name[:SAFE_NAME_LENGTH]), safe_name(span.name[:SAFE_NAME_LENGTH]))
+    call_id = "{}.{}.{}".format(*names, uuid.UUID(int=(span.span_id << 64) | trace_low))
     return {
         c.SERVICE_NAME: service_name,
         c.ENTRYPOINT_PROTOCOL: span.kind.name.title(),
-        c.ENTRYPOINT_NAME: span.name,
+        c.ENTRYPOINT_NAME: span.name[:max_value_length],
         c.CALL_ID: call_id,
         c.CALL_STACK: [call_id],
     }

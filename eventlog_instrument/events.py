@@ -6,21 +6,27 @@ is a call of its own: ``entrypoint_protocol`` ``"Standalone"``, ``entrypoint_nam
 event type, and the configured service name (``EVENTLOG_SERVICE_NAME``).
 
 The arguments are checked and encoded here, at the call site, before anything is
-queued: a wrong type is a ``TypeError``; a ``ValueError`` is raised for a value JSON
-cannot hold exactly (NaN, infinity, a cycle), text that is not valid Unicode (a lone
-surrogate), an event type that cannot be routed (over 255 UTF-8 bytes, or holding a
-control character), and an event whose body (data, metadata and the call's identity)
-would be larger than ``EVENTLOG_MAX_EVENT_BYTES``. The caller's dicts are encoded,
-never kept or mutated. The event is a span that ends at once, so it is exported
-without waiting for the surrounding call to finish; its payload travels in the
-package's own record on the span, so OpenTelemetry span limits never cut it.
+queued: a wrong type (or a dict subclass whose ``items()`` fails) is a ``TypeError``;
+a ``ValueError`` is raised for a value JSON cannot hold exactly (NaN, infinity, a
+cycle, an int longer than Python's digit limit), text that is not valid Unicode (a
+lone surrogate), an event type that cannot be routed (over 255 UTF-8 bytes, or holding
+a control character), and an event whose body (data, metadata and the call's identity)
+would be larger than ``EVENTLOG_MAX_EVENT_BYTES``; each names where the value is. The
+call's identity is bounded however the call came in (see
+:mod:`eventlog_instrument.calls`), so a hostile incoming call stack cannot make an
+event too large. A failure of the package's own after the checks is reported as
+:mod:`eventlog_instrument.instrumentors.hooks` reports them, and never raised. The
+caller's dicts are encoded, never kept or mutated. The event is a span that ends at
+once, so it is exported without waiting for the surrounding call to finish; its
+payload travels in the package's own record on the span, so OpenTelemetry span limits
+never cut it.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,9 +35,9 @@ from opentelemetry import trace
 from eventlog_instrument import constants as c
 from eventlog_instrument import runtime
 from eventlog_instrument.calls import CallIdentity, current_call, new_call, start_call_span
+from eventlog_instrument.instrumentors.hooks import report_failure
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME, SETTINGS_BY_NAME
 
-_logger = logging.getLogger(__name__)
 _tracer = trace.get_tracer("eventlog_instrument.events")
 
 
@@ -63,8 +69,8 @@ def record_event(
     encoded_metadata = encode_json_object("metadata", metadata)
     try:
         identity = call() or _standalone_call(event_type)
-    except Exception:
-        _logger.exception("eventlog_instrument could not record event %r", event_type)
+    except Exception as error:
+        report_failure("find the call of a manual event", error)
         return
     limit = max_event_bytes or _max_event_bytes()
     size = _body_size_bound(identity, event_type, encoded_data, encoded_metadata)
@@ -79,8 +85,8 @@ def record_event(
         reserved[c.ATTR_EVENT_DATA] = encoded_data
         reserved[c.ATTR_METADATA] = encoded_metadata
         start_call_span(tracer or _tracer, event_type, reserved).end()
-    except Exception:
-        _logger.exception("eventlog_instrument could not record event %r", event_type)
+    except Exception as error:
+        report_failure("record a manual event", error)
 
 
 MAX_EVENT_TYPE_BYTES = 255
@@ -171,6 +177,8 @@ def _check_json(value: Any, path: str, containers: set[int]) -> None:
     if len(containers) > MAX_DEPTH:
         raise ValueError(f"{path.split('[')[0]} is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, _JSON_SCALARS):
+        if isinstance(value, int) and value.bit_length() > _SURELY_PRINTABLE_INT_BITS:
+            _check_int_digits(value, path)
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -185,7 +193,7 @@ def _check_json(value: Any, path: str, containers: set[int]) -> None:
         raise ValueError(f"{path} refers back to a container that holds it (a cycle)")
     containers.add(id(value))
     if isinstance(value, dict):
-        for key, child in value.items():
+        for key, child in _items(value, path):
             if not isinstance(key, str):
                 raise TypeError(
                     f"{path} has the key {key!r} of type {type(key).__name__}; "
@@ -196,6 +204,34 @@ def _check_json(value: Any, path: str, containers: set[int]) -> None:
         for index, child in enumerate(value):
             _check_json(child, f"{path}[{index}]", containers)
     containers.discard(id(value))
+
+
+_SURELY_PRINTABLE_INT_BITS = 2_000
+"""An int of at most this many bits has under 610 digits: below any digit limit Python
+accepts (``sys.set_int_max_str_digits`` takes 640 and up, or 0 for none)."""
+
+
+def _check_int_digits(value: int, path: str) -> None:
+    """JSON writes an int in decimal, which Python refuses past its digit limit."""
+    try:
+        int.__repr__(value)
+    except ValueError:
+        raise ValueError(
+            f"{path} is an int of more than {sys.get_int_max_str_digits():,} digits, which "
+            "Python will not write as decimal text; accepted: ints within that limit "
+            "(send a bigger number as a str)"
+        ) from None
+
+
+def _items(value: dict[Any, Any], path: str) -> list[tuple[Any, Any]]:
+    """The items of a dict, or of a dict subclass (whose ``items()`` may be its own)."""
+    try:
+        return list(value.items())
+    except Exception as error:
+        raise TypeError(
+            f"{path} is a {type(value).__name__} whose items() raised "
+            f"{type(error).__name__}; accepted: a dict whose items can be read"
+        ) from None
 
 
 def _standalone_call(event_type: str) -> CallIdentity:

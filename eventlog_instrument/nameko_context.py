@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventlog_instrument.calls import CallIdentity
+from eventlog_instrument.calls import CallIdentity, continued_stack, safe_call_id
 
 DISPATCHER_CONFIG_KEY = "EVENTLOG_DISPATCHER"
 """nameko-eventlog-dispatcher's config section: ``auto_capture``,
@@ -34,14 +34,30 @@ def dispatcher_config(container: Any) -> dict[str, Any]:
 
 
 def worker_call(worker_ctx: Any, routing_key: str | None) -> CallIdentity:
-    """The identity of a Nameko worker's call: Nameko's own call id and stack."""
+    """The identity of a Nameko worker's call: Nameko's own call id and stack, under the
+    bounding rules of :mod:`eventlog_instrument.calls`.
+
+    The stack came in a message header from whoever published it: one that is not a
+    list of valid call ids (a string, which Nameko would split into characters, an id
+    holding CR/LF, spaces or commas, an over-long one) starts a fresh stack, and of a
+    valid one the newest that fit the byte bound are kept, no more than Nameko's own
+    ``PARENT_CALLS_TRACKED``. Nameko's ``worker_ctx`` itself is left as Nameko made it.
+    """
     entrypoint = worker_ctx.entrypoint
+    nameko_stack = worker_ctx.call_id_stack
+    call_id = safe_call_id(worker_ctx.call_id)
+    parents_tracked = len(nameko_stack) - 1
+    parent_stack: tuple[str, ...] = ()
+    if parents_tracked > 0:
+        # what the message carried, before Nameko's deque made a string into characters
+        incoming = getattr(worker_ctx, "_parent_call_id_stack", nameko_stack[:-1])
+        parent_stack = continued_stack(incoming)[-parents_tracked:]
     return CallIdentity(
         worker_ctx.service_name,
         type(entrypoint).__name__,
         entrypoint.method_name,
-        worker_ctx.call_id,
-        tuple(worker_ctx.call_id_stack),
+        call_id,
+        (*parent_stack, call_id),
         routing_key,
     )
 

@@ -24,7 +24,9 @@ Events go through the exporters of ``EventLogInstrumentor`` when it is instrumen
 otherwise the dispatcher publishes with the ``amqp`` exporter to the service's own
 ``AMQP_URI``, on the ``<service>.events`` exchange with the configured event type, as
 the old library did. Publishing happens on an export thread: a broker failure is logged
-with its traceback and retried, and never fails the entrypoint. Unlike the old library,
+and retried, and never fails the entrypoint; a failure to dispatch ``entrypoint_fired``
+is logged as one masked warning line per 10 s, like every failure of the package's
+hooks. Unlike the old library,
 ``event_data`` and ``metadata`` must be dicts of JSON data (a ``TypeError`` or
 ``ValueError`` at the call says what is wrong), and the old dispatcher's publisher
 options (``exchange``, ``declare``, ``**options``) are accepted but not used.
@@ -47,6 +49,7 @@ from eventlog_instrument import runtime
 from eventlog_instrument.calls import CallIdentity
 from eventlog_instrument.events import record_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
+from eventlog_instrument.instrumentors.hooks import report_failure
 from eventlog_instrument.nameko_context import (
     DISPATCHER_CONFIG_KEY,
     nameko_config,
@@ -116,8 +119,8 @@ class EventLogDispatcher(DependencyProvider):  # type: ignore[misc]
             return
         try:
             self.get_dependency(worker_ctx)(event_type=self.ENTRYPOINT_FIRED)
-        except Exception:
-            _logger.exception("EventLogDispatcher could not dispatch %s", self.ENTRYPOINT_FIRED)
+        except Exception as error:
+            report_failure("dispatch the drop-in dispatcher's entrypoint_fired event", error)
 
     def get_dependency(self, worker_ctx: Any) -> Any:
         def identity() -> CallIdentity:

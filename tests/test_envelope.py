@@ -13,7 +13,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from eventlog_instrument import dispatch_event
-from eventlog_instrument.calls import CallIdentity, extend_call_stack, new_call, new_call_id
+from eventlog_instrument.calls import (
+    CallIdentity,
+    extend_call_stack,
+    new_call,
+    new_call_id,
+    safe_name,
+)
 from eventlog_instrument.constants import CALL_STACK_LIMIT
 from eventlog_instrument.envelope import SpanRecord, build_event, format_timestamp
 from tests.support.goldens import assert_golden
@@ -146,7 +152,7 @@ def test_server_span_from_another_instrumentation_becomes_an_event():
     assert envelope["entrypoint_protocol"] == "Server"
     assert envelope["entrypoint_name"] == "GET /orders"
     assert envelope["call_stack"] == [envelope["call_id"]]
-    assert envelope["call_id"].startswith(f"{envelope['service_name']}.GET /orders.")
+    assert envelope["call_id"].startswith(f"{safe_name(envelope['service_name'])}.GET__orders.")
     assert envelope["http.request.method"] == "GET"
     assert envelope["event_type"] == "entrypoint_fired"
     assert build_event(span, default_service_name="gateway").envelope["call_id"] == envelope["call_id"]

@@ -183,7 +183,8 @@ def test_an_event_whose_identity_alone_is_too_large_is_left_whole_for_the_pipeli
     span = provider.get_tracer("official").start_span("n" * 30_000, kind=SpanKind.SERVER)
     span.set_attribute("tenant", "acme")
     span.end()
-    event = build_event(SpanRecord.of(span), default_service_name="svc", max_event_bytes=20_000)
+    event = build_event(SpanRecord.of(span), default_service_name="svc", max_value_length=50_000,
+                        max_event_bytes=20_000)
     assert event is not None and len(event.body) > 20_000
     assert event.envelope["tenant"] == "acme" and TRUNCATED_KEY not in event.envelope["data"]
 

@@ -1,5 +1,6 @@
 """Hostile input against real servers: Flask under gunicorn and ``flask run`` (launched by
-``eventlog-instrument``), a Celery prefork worker, ``nameko run``, and user span limits.
+``eventlog-instrument``), a Celery prefork worker, ``nameko run`` (an ``@http`` service
+compared with and without the launcher), and user span limits.
 
 The Flask tests compare raw responses (read from a socket, so nothing normalises them)
 of the same app served instrumented and uninstrumented.
@@ -226,3 +227,35 @@ def test_user_span_limits_never_cut_an_events_identity_or_payload():
     assert (fired["data"]["status_code"], fired["data"]["method"]) == (200, "GET")
     user = {key: value for key, value in fired.items() if key.startswith("user")}
     assert len(user) == 4 and all(len(value) == 4096 for value in user.values()), "the user's own limits"
+
+
+def test_nameko_http_answers_hostile_requests_as_uninstrumented_with_one_event_each(tmp_path, rabbitmq):
+    service = f"nkhttp{uuid.uuid4().hex[:8]}"
+    queue = BoundQueue(service)
+    servers = []
+    try:
+        for launcher in ([], [LAUNCHER]):
+            port = free_port()
+            config = tmp_path / f"config-{port}.json"
+            config.write_text(json.dumps({"AMQP_URI": AMQP_URI, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}))
+            servers.append(Server([*launcher, "nameko", "run", "--config", str(config), "stack_echo"], port,
+                                  tmp_path, SERVICE_NAME=service, EVENTLOG_EXPORTERS="amqp",
+                                  EVENTLOG_AMQP_URI=AMQP_URI, EVENTLOG_BSP_SCHEDULE_DELAY="20"))
+        plain, instrumented = servers
+        served = 0
+        for name, (path, headers) in HOSTILE_REQUESTS.items():
+            expected = split_response(raw_exchange(plain.port, path, headers))
+            answer = split_response(raw_exchange(instrumented.port, path, headers))
+            assert answer == expected and answer[3] == [], name
+            served += expected[0].startswith(b"HTTP/1.1 200 ")
+        assert served == 6, "the six /orders/<n> requests reach the entrypoint"
+        events = [json.loads(message.body) for message in queue.read(served)]
+        assert queue.rest(0.5) == [], "one event per request that reached the entrypoint"
+    finally:
+        for started in servers:
+            started.stop()
+        queue.close()
+    for event in events:
+        assert (event["entrypoint_protocol"], event["entrypoint_name"]) == ("HttpRequestHandler", "get_order")
+        assert event["call_stack"] == [event["call_id"]] and event["call_id"].startswith(f"{service}.get_order.")
+        assert event["data"]["outcome"] == "ok"

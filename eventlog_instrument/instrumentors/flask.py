@@ -50,7 +50,7 @@ from opentelemetry.trace import Span
 from eventlog_instrument import __version__
 from eventlog_instrument import constants as c
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
-from eventlog_instrument.instrumentors.hooks import guarded, suppressed
+from eventlog_instrument.instrumentors.hooks import guarded, record_exception, suppressed
 from eventlog_instrument.instrumentors.wsgi import (
     WsgiRequest,
     current_request,
@@ -113,7 +113,7 @@ class FlaskInstrumentor(FrameworkInstrumentor):
 
     @guarded("record a Flask exception")
     def _record_exception(self, request: WsgiRequest, error: BaseException) -> None:
-        self._span_of(request, True).record_exception(error)
+        record_exception(self._span_of(request, True), error)
 
     def _span_of(self, request: WsgiRequest, make_current: bool) -> Span:
         """The request's span; an unmatched one when Flask failed before matching."""

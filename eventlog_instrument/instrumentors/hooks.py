@@ -12,7 +12,9 @@
   (a WSGI request) uses the pieces: :func:`call_opened`, :func:`make_current`,
   :func:`call_closed`.
 * :func:`record_outcome`, :func:`record_error` and :func:`expected_exceptions`: an
-  error on the span, or, for an exception the entrypoint declares as expected, the
+  error on the span, its type and message kept in the call's own record so that span
+  limits never cut them (:func:`record_exception` keeps them without deciding the
+  outcome), or, for an exception the entrypoint declares as expected, the
   ``expected_error_type`` and ``expected_error_message`` of an ``ok`` outcome.
 * :func:`configured_service_name`: ``EVENTLOG_SERVICE_NAME`` when set; the framework
   names the service otherwise (Flask's import name, Celery's main name).
@@ -36,7 +38,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.trace import Span, Status, StatusCode
 
-from eventlog_instrument.calls import CallIdentity, set_call_data
+from eventlog_instrument.calls import CallIdentity, set_call_data, set_call_error
 from eventlog_instrument.lifecycle import open_calls
 from eventlog_instrument.masking import redact
 from eventlog_instrument.settings import DEFAULT_SERVICE_NAME, Settings
@@ -190,8 +192,28 @@ def end_call(span: Span, token: Token[Context] | None = None) -> None:
 
 def record_error(span: Span, error: BaseException) -> None:
     """The call failed with ``error``: its outcome is ``error``, with its type and message."""
-    span.record_exception(error)
-    span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+    error_type, message = record_exception(span, error)
+    span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"))
+
+
+def record_exception(span: Span, error: BaseException) -> tuple[str, str]:
+    """Keep ``error``'s type and message in the call's record, where the envelope reads
+    them whatever the span limits, and record it on the span for OpenTelemetry backends.
+
+    Returns the type and message. The span's exception event failing (a ``__str__`` that
+    raises, say) is reported, and the call keeps its error all the same.
+    """
+    error_type = type(error).__name__
+    try:
+        message = str(error)
+    except Exception:
+        message = f"(the message of this {error_type} cannot be shown)"
+    set_call_error(span, error_type, message)
+    try:
+        span.record_exception(error)
+    except Exception as failure:
+        report_failure("record an exception on its span", failure)
+    return error_type, message
 
 
 def record_outcome(

@@ -5,7 +5,11 @@
 Envelope: ``service_name`` the service, ``entrypoint_protocol`` the entrypoint's class
 name (``Rpc``, ``HttpRequestHandler``, ``EventHandler``, ``Timer``, ``Consumer``, ...),
 ``entrypoint_name`` the method, ``call_id`` and ``call_stack`` Nameko's own
-(``worker_ctx.call_id`` and ``call_id_stack``, parent calls included). ``data`` holds
+(``worker_ctx.call_id`` and ``call_id_stack``, parent calls included), under the
+package's bounding rules (:mod:`eventlog_instrument.calls`): an incoming stack that is
+not a list of valid call ids starts a fresh one, a valid one is bounded in bytes, and
+a call id unfit for a header is reduced to a safe one. Nameko's own context (what its
+RPC calls and events pass on) is left as Nameko made it. ``data`` holds
 ``duration_ms`` and ``outcome``; on an error, ``error_type`` and ``error_message``. An
 exception in the entrypoint's ``expected_exceptions`` is not an error: the outcome is
 ``ok`` and ``data`` says ``expected_error_type`` and ``expected_error_message``.

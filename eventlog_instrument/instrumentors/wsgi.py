@@ -15,9 +15,12 @@ whole request all the same, and it is current from then to the end of the reques
   name holds a fragment of ``EVENTLOG_SCRUB_DENYLIST``.
 * The response: its status goes into ``data.status_code`` (a 5xx makes the outcome an
   error), and it carries the call id in ``X-Call-Id`` unless
-  ``EVENTLOG_CALL_ID_RESPONSE_HEADER=false``; nothing else of it is changed.
+  ``EVENTLOG_CALL_ID_RESPONSE_HEADER=false`` or the application set an ``X-Call-Id``
+  itself (the application's answer wins); nothing else of it is changed.
 * The span ends with the error when the application raises, else when the body has
-  been sent or closed, whichever comes first.
+  been sent or closed, whichever comes first. A body that raises while it is sent (a
+  streamed response failing mid-stream) ends it with that error: the outcome is
+  ``error`` with its type and message, and ``status_code`` stays the one sent.
 """
 
 from __future__ import annotations
@@ -199,7 +202,16 @@ def _record_status(request: WsgiRequest, status: str, headers: list[Any]) -> Non
     if code >= 500:
         span.set_status(Status(StatusCode.ERROR, status))
     if request.call_id_header:
+        for header in headers:
+            name = header[0]
+            # the length first: it spares a lowered copy of every other header's name
+            if len(name) == _CALL_ID_HEADER_LENGTH and name.lower() == _CALL_ID_HEADER_LOWER:
+                return  # the application set its own: its answer wins
         headers.append((c.CALL_ID_HTTP_HEADER, request.call_id))
+
+
+_CALL_ID_HEADER_LOWER = c.CALL_ID_HTTP_HEADER.lower()
+_CALL_ID_HEADER_LENGTH = len(_CALL_ID_HEADER_LOWER)
 
 
 @guarded("end the span of a WSGI request")
@@ -231,6 +243,9 @@ class _EndsSpanOnClose:
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._response
+        except Exception as error:  # the body failed mid-stream: the call failed
+            self._end(error)
+            raise
         finally:
             self._end()
 
@@ -242,7 +257,7 @@ class _EndsSpanOnClose:
         finally:
             self._end()
 
-    def _end(self) -> None:
+    def _end(self, error: BaseException | None = None) -> None:
         if not self._ended:
             self._ended = True
-            _end_request(self._request, None)
+            _end_request(self._request, error)
