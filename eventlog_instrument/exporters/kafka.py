@@ -28,6 +28,7 @@ it within ``EVENTLOG_SHUTDOWN_TIMEOUT``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -253,20 +254,36 @@ def _quiet_producer_class() -> Any:
     ``EVENTLOG_SHUTDOWN_TIMEOUT`` and printed a ``KafkaTimeoutError`` traceback. The
     exporter closes its producer itself, within that bound. A producer whose
     ``__init__`` failed (no broker) has no state to close, and its ``__del__`` printed
-    a traceback.
+    a traceback; one whose records could not be flushed in time raised from ``close``
+    and kept its sender thread, and its ``__del__`` then blocked the garbage collector
+    for a second and printed a ``KafkaTimeoutError`` traceback. Now ``close`` stops the
+    sender whatever is pending, and ``__del__`` never waits.
     """
     global _producer_class
     if _producer_class is None:
         from kafka import KafkaProducer
+        from kafka.errors import KafkaTimeoutError
 
         class QuietKafkaProducer(KafkaProducer):  # type: ignore[misc]
             def __init__(self, **config: Any) -> None:
                 super().__init__(**config)
                 self._unregister_cleanup()
 
+            def close(self, timeout: float | None = None, null_logger: bool = False) -> None:
+                try:
+                    super().close(timeout, null_logger)
+                except KafkaTimeoutError:
+                    # Records still pending when the time ran out: kafka-python raises from
+                    # its flush before it stops the sender thread, which would then live on.
+                    # The pipeline holds those events for a retry, so drop them here.
+                    self._sender.force_close()
+                    self._closed = True
+
             def __del__(self) -> None:
+                # Never wait or raise in the garbage collector, whichever thread runs it.
                 if getattr(self, "_closed", True) is False:
-                    super().__del__()
+                    with contextlib.suppress(Exception):
+                        self.close(timeout=0, null_logger=True)
 
         _producer_class = QuietKafkaProducer
     return _producer_class
