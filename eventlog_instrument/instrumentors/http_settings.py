@@ -1,4 +1,4 @@
-"""The settings of instrumented HTTP servers (Flask, and the WSGI layer)."""
+"""The settings of instrumented HTTP servers (Flask, and the WSGI layer) and clients."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from eventlog_instrument.setting_row import Setting
 
 
 class HttpSettings:
-    """The settings of instrumented HTTP servers (Flask, and the WSGI layer)."""
+    """The settings of instrumented HTTP servers (Flask, and the WSGI layer) and clients."""
 
     flask_excluded_urls = Setting(
         parse=p.regexes,
@@ -26,4 +26,13 @@ class HttpSettings:
         accepted="true or false",
         default="true",
         help="Answer every instrumented HTTP request with its call id in the X-Call-Id header.",
+    )
+    http_client_excluded_hosts = Setting(
+        parse=p.regexes,
+        accepted="a comma list of regular expressions",
+        default="",
+        help=(
+            "Hosts that outgoing HTTP requests send no X-Call-Stack or trace headers to "
+            r"(re.search in the host name), e.g. ^api\.partner\.com$. None by default."
+        ),
     )
