@@ -1,6 +1,6 @@
 """Instrumentors: framework hooks that turn calls into spans, found by entry point.
 
-Built in: ``nameko``, ``flask`` and ``celery``. A third-party instrumentor is a
+Built in: ``nameko``, ``flask``, ``celery`` and the HTTP clients. A third-party instrumentor is a
 :class:`FrameworkInstrumentor` subclass registered under the
 ``eventlog_instrument.instrumentors`` entry-point group.
 """
