@@ -80,9 +80,12 @@ class SpanRecord(NamedTuple):
     resource_service_name: str | None
 
     @classmethod
-    def of(cls, span: ReadableSpan) -> SpanRecord:
+    def of(cls, span: ReadableSpan, attributes: dict[str, Any] | None = None) -> SpanRecord:
+        """The record of ``span``; ``attributes`` is ``attributes_of(span)`` when the
+        caller has already read it (the processor has, for every span it accepts)."""
         failed = span.status.status_code is StatusCode.ERROR
-        attributes = attributes_of(span)
+        if attributes is None:
+            attributes = attributes_of(span)
         error: tuple[str | None, str | None] = (None, None)
         if failed:
             error = _error_of(span, attributes)

@@ -165,10 +165,10 @@ class ExportWorker:
             batch.append(queue.popleft())
         return batch
 
-    def _accept_late(self, span: ReadableSpan) -> None:
+    def _accept_late(self, span: ReadableSpan, attributes: dict[str, Any]) -> None:
         """An event ended during or after shutdown: queue it while the worker still runs,
         else deliver it here within what is left of the deadline."""
-        record = self._outlet.record(span)
+        record = self._outlet.record(span, attributes)
         with self._settle_lock:
             if not self._settled:
                 self._queue.append(record)

@@ -45,9 +45,9 @@ class Outlet:
         self._settings = settings
         self._last_raised_log = -WARNING_INTERVAL
 
-    def record(self, span: ReadableSpan) -> Any:
-        """What is queued for ``span``."""
-        return self.exporter.record_of(span)
+    def record(self, span: ReadableSpan, attributes: dict[str, Any]) -> Any:
+        """What is queued for ``span``, whose ``attributes_of`` is ``attributes``."""
+        return self.exporter.record_of(span, attributes)
 
     def prepare(self, records: Iterable[Any]) -> list[Any]:
         """The events of ``records`` that may be sent; the others are counted as dropped."""

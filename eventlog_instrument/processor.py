@@ -142,14 +142,14 @@ class EventLogSpanProcessor(ExportWorker, SpanProcessor):
             return
         self.accepted += 1
         if self._shut_down:
-            self._accept_late(span)
+            self._accept_late(span, attributes)
             return
         if self._worker is None:
             self._start_worker()
         if len(self._queue) >= self._max_queue_size:
             self._drops.drop(QUEUE_FULL, detail=self._outlet.queue_full_detail)
             return
-        self._queue.append(self._outlet.record(span))
+        self._queue.append(self._outlet.record(span, attributes))
         if len(self._queue) >= self._batch_size:
             self._wakeup.set()
 

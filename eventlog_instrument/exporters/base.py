@@ -89,9 +89,10 @@ class EventExporter(SpanExporter):
         refusals, self._refusals = self._refusals, []
         return refusals
 
-    def record_of(self, span: ReadableSpan) -> Any:
-        """What the pipeline queues for ``span``: the part its event is built from."""
-        return SpanRecord.of(span)
+    def record_of(self, span: ReadableSpan, attributes: dict[str, Any]) -> Any:
+        """What the pipeline queues for ``span`` (whose ``attributes_of`` is
+        ``attributes``): the part its event is built from."""
+        return SpanRecord.of(span, attributes)
 
     def sendable(
         self, records: Iterable[Any], settings: Settings
@@ -157,7 +158,7 @@ class SpanExporterAdapter(EventExporter):
         super().__init__(settings)
         self.exporter = exporter
 
-    def record_of(self, span: ReadableSpan) -> Any:
+    def record_of(self, span: ReadableSpan, attributes: dict[str, Any]) -> Any:
         return span
 
     def sendable(
