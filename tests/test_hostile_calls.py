@@ -27,7 +27,7 @@ from eventlog_instrument.events import record_event
 from eventlog_instrument.instrumentors.hooks import record_outcome
 from tests.support.brokers import AMQP_URI, BoundQueue, queue_consumed
 from tests.support.waiting import free_port, wait_until
-from tests.test_hostile_servers import Server, raw_exchange, split_response
+from tests.test_hostile_servers import launched_server, raw_exchange, split_response
 from tests.test_launcher import LAUNCHER, launcher_env
 
 LIMITS = [
@@ -95,7 +95,7 @@ def test_a_streamed_body_that_fails_is_an_error_and_the_apps_own_call_id_wins(tm
     service = f"stream{uuid.uuid4().hex[:8]}"
     queue = BoundQueue(service)
     port = free_port()
-    server = Server([LAUNCHER, "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "streaming_flask:app"],
+    server = launched_server([LAUNCHER, "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "streaming_flask:app"],
                     port, tmp_path, EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI=AMQP_URI,
                     EVENTLOG_SERVICE_NAME=service, EVENTLOG_BSP_SCHEDULE_DELAY="20")
     try:

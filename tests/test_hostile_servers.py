@@ -20,7 +20,7 @@ import celery_app
 import pytest
 
 from tests.support.brokers import AMQP_URI, BoundQueue
-from tests.support.paths import TESTS
+from tests.support.processes import ServerProcess
 from tests.support.waiting import free_port, port_open, wait_until
 from tests.test_launcher import LAUNCHER, launcher_env
 
@@ -71,25 +71,10 @@ def split_response(raw: bytes) -> tuple[bytes, list[tuple[bytes, bytes]], bytes,
     return status, headers, body, call_ids
 
 
-class Server:
-    def __init__(self, command: list[str], port: int, workdir: Path, **env: str) -> None:
-        self.port = port
-        self.log = workdir / f"server-{uuid.uuid4().hex[:8]}.log"
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, env=launcher_env(**env), cwd=TESTS / "apps",
-                                            stdout=log, stderr=subprocess.STDOUT)
-
-        def ready() -> bool:
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited: {self.log.read_text()[-3000:]}")
-            return port_open("127.0.0.1", port)
-
-        wait_until(ready, 60, f"the server on {port}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-
+def launched_server(command: list[str], port: int, workdir: Path, **env: str) -> ServerProcess:
+    """A server started as the launcher tests start programs: without the runner's own
+    EVENTLOG_/OTEL_ variables."""
+    return ServerProcess(command, port, workdir, env, base_env=launcher_env(), ready_within=60)
 
 SERVERS = {
     "gunicorn": ["gunicorn", "-w", "1", "-b", "127.0.0.1:{port}", "plain_flask:app"],
@@ -106,7 +91,7 @@ def test_hostile_requests_get_the_uninstrumented_answer_and_one_safe_event(tmp_p
         for launcher in ([], [LAUNCHER]):
             port = free_port()
             command = [part.format(port=port) for part in SERVERS[server]]
-            servers.append(Server([*launcher, *command], port, tmp_path, EVENTLOG_EXPORTERS="amqp",
+            servers.append(launched_server([*launcher, *command], port, tmp_path, EVENTLOG_EXPORTERS="amqp",
                                   EVENTLOG_AMQP_URI=AMQP_URI, EVENTLOG_SERVICE_NAME=service,
                                   EVENTLOG_BSP_SCHEDULE_DELAY="20"))
         plain, instrumented = servers
@@ -238,7 +223,7 @@ def test_nameko_http_answers_hostile_requests_as_uninstrumented_with_one_event_e
             port = free_port()
             config = tmp_path / f"config-{port}.json"
             config.write_text(json.dumps({"AMQP_URI": AMQP_URI, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}))
-            servers.append(Server([*launcher, "nameko", "run", "--config", str(config), "stack_echo"], port,
+            servers.append(launched_server([*launcher, "nameko", "run", "--config", str(config), "stack_echo"], port,
                                   tmp_path, SERVICE_NAME=service, EVENTLOG_EXPORTERS="amqp",
                                   EVENTLOG_AMQP_URI=AMQP_URI, EVENTLOG_BSP_SCHEDULE_DELAY="20"))
         plain, instrumented = servers

@@ -94,13 +94,24 @@ def rpc(service: str, method: str, *args: Any) -> Any:
 class ServerProcess:
     """A server command on a free loopback port, ready once the port accepts connections."""
 
-    def __init__(self, command: list[str], port: int, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        port: int,
+        workdir: Path,
+        env: dict[str, str],
+        *,
+        base_env: dict[str, str] | None = None,
+        ready_within: float = 30,
+    ) -> None:
+        """``env`` over ``base_env`` (this process's environment by default)."""
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = workdir / f"server-{uuid.uuid4().hex[:8]}.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                command, env={**os.environ, **env}, cwd=TESTS / "apps",
+                command, env={**(os.environ if base_env is None else base_env), **env},
+                cwd=TESTS / "apps",
                 stdout=log, stderr=subprocess.STDOUT,
             )
 
@@ -109,7 +120,7 @@ class ServerProcess:
                 pytest.fail(f"the server exited: {self.log.read_text()[-3000:]}")
             return port_open("127.0.0.1", port)
 
-        wait_until(ready, 30, f"the server on port {port}")
+        wait_until(ready, ready_within, f"the server on port {port}")
 
     def stop(self) -> None:
         stop_process(self.process)
