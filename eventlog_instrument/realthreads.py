@@ -39,7 +39,6 @@ GIL_SHARE = 0.15
 _original = _original_module("_thread", _thread)
 _sleep: Callable[[float], None] = _original_module("time", time).sleep
 allocate_lock: Callable[[], Any] = _original.allocate_lock
-get_ident: Callable[[], int] = _original.get_ident
 _start_new_thread: Callable[..., int] = _original.start_new_thread
 
 
