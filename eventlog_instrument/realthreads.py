@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -110,12 +111,24 @@ class RealEvent:
         return self._flag
 
 
+_MAIN_THREAD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+"""Signals our threads leave to the main thread, the only one that runs Python handlers."""
+
+
 def start_thread(target: Callable[[], None]) -> RealEvent:
-    """Run ``target`` on a new OS thread; the returned event is set when it finishes."""
+    """Run ``target`` on a new OS thread; the returned event is set when it finishes.
+
+    The thread (and any its clients start, which inherit its mask) blocks SIGINT and
+    SIGTERM, so the kernel delivers them to the main thread. Delivered here, a handler's
+    signal only sets a flag, and a main thread blocked in a lock (a pool worker waiting
+    for its next task) never ran the handler: a worker that flushes on SIGTERM hung
+    ``Pool.terminate()`` forever.
+    """
     finished = RealEvent()
 
     def run() -> None:
         try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
             target()
         finally:
             finished.set()
