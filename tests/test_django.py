@@ -75,8 +75,9 @@ def test_exact_envelopes_for_each_kind_of_view(drained):
     assert call(server, "GET", "/api/items/9/").status_code == 404
     streamed = call(server, "GET", "/stream/")
     assert streamed.text == "0\n1\n2\n"
+    assert call(server, "GET", "/download/").text == "line one\nline two\n"
 
-    events = envelopes(queue, 10)  # nine requests and the order view's own event
+    events = envelopes(queue, 11)  # ten requests and the order view's own event
     assert_golden(fired(events, "order-detail"), "django/function_view")
     found, not_found = sorted((e for e in events if e["entrypoint_name"] == "ItemViewSet.retrieve"),
                               key=lambda e: e["data"]["status_code"])
@@ -86,6 +87,7 @@ def test_exact_envelopes_for_each_kind_of_view(drained):
     assert_golden(fired(events, "boom"), "django/error")
     assert_golden(fired(events, "unmatched"), "django/not_found")
     assert_golden(fired(events, "stream"), "django/stream")
+    assert_golden(fired(events, "download"), "django/file")
     reports = sorted((e for e in events if e["entrypoint_name"] == "djshop.views.ReportView"),
                      key=lambda e: e["data"]["method"])
     assert_golden(reports[0], "django/class_based_view")

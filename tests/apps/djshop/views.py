@@ -2,7 +2,7 @@ import os
 import time
 
 import requests
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views import View
 from opentelemetry import trace
 from rest_framework import viewsets
@@ -36,6 +36,10 @@ def stream(request):
             yield f"{number}\n"
 
     return StreamingHttpResponse(chunks(), content_type="text/plain")
+
+
+def download(request):
+    return FileResponse(open(os.path.join(os.path.dirname(__file__), "download.txt"), "rb"))
 
 
 def health(request):
