@@ -62,12 +62,14 @@ def bench(session: nox.Session) -> None:
         "-e", ".[test]",
         "opentelemetry-instrumentation-flask==0.66b1",
         "opentelemetry-instrumentation-celery==0.66b1", "opentelemetry-api==1.45.1",
+        "opentelemetry-instrumentation-django==0.66b1",
         "opentelemetry-sdk==1.45.1",
     )
     tables = []
     for script in (
         "flask_overhead.py", "flask_instructions.py", "nameko_rpc.py", "eventlet_drops.py",
         "celery_throughput.py", "export_throughput.py", "envelope_cost.py", "startup.py",
+        "django_instructions.py",
     ):
         tables.append(session.run(
             "python", f"benchmarks/{script}", silent=True, env={"PYTHONWARNINGS": "ignore"}
@@ -79,6 +81,8 @@ def bench(session: nox.Session) -> None:
 
 
 NAMEKO_TESTS = ["tests/test_nameko.py", "tests/test_dropin_dispatcher.py"]
+DJANGO_TESTS = ["tests/test_django.py", "tests/test_django_inprocess.py",
+                "tests/test_django_launch.py", "tests/test_django_chain.py"]
 MATRIX = {
     "nameko-2.14": (["nameko==2.14.1"], NAMEKO_TESTS),
     "nameko-3.0": (["nameko==3.0.0rc11"], NAMEKO_TESTS),
@@ -86,6 +90,8 @@ MATRIX = {
     "flask-3": (["flask>=3,<4"], ["tests/test_flask.py"]),
     "celery-5.3": (["celery==5.3.6"], ["tests/test_celery.py"]),
     "celery-5-newest": (["celery>=5.3,<6"], ["tests/test_celery.py"]),
+    "django-4.2": (["django>=4.2,<4.3", "djangorestframework"], DJANGO_TESTS),
+    "django-5.2": (["django>=5.2,<5.3", "djangorestframework"], DJANGO_TESTS),
 }
 
 

@@ -52,6 +52,9 @@ STANDALONE_PROTOCOL: Final = "Standalone"
 FLASK_PROTOCOL: Final = "Flask"
 """``entrypoint_protocol`` of a Flask request."""
 
+DJANGO_PROTOCOL: Final = "Django"
+"""``entrypoint_protocol`` of a Django request."""
+
 CELERY_PROTOCOL: Final = "CeleryTask"
 """``entrypoint_protocol`` of a Celery task run."""
 

@@ -22,6 +22,7 @@ from eventlog_instrument import setting_parsers as p
 from eventlog_instrument.constants import DEFAULT_EVENT_TYPE
 from eventlog_instrument.exporters.amqp_settings import AmqpSettings
 from eventlog_instrument.exporters.kafka_settings import KafkaSettings
+from eventlog_instrument.instrumentors.django_settings import DjangoSettings
 from eventlog_instrument.instrumentors.http_settings import HttpSettings
 from eventlog_instrument.instrumentors.nameko_settings import NamekoSettings
 from eventlog_instrument.masking import mask_secret
@@ -51,7 +52,7 @@ def _denylist(value: str) -> tuple[str, ...]:
 
 
 
-class Settings(HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings):
+class Settings(HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings, DjangoSettings):
     """Effective configuration: each attribute a row of the settings table, in its order."""
     service_name = Setting(
         parse=p.service_name,

@@ -189,12 +189,12 @@ def test_info_prints_the_effective_configuration_masked():
     assert f"  {'EVENTLOG_AMQP_URI':<{width}} = amqp://admin:***@rabbit:5672//  (EVENTLOG_AMQP_URI)" in lines
     assert f"  {'EVENTLOG_EXPORTERS':<{width}} = amqp  (EVENTLOG_EXPORTERS)" in lines
     assert f"  {'EVENTLOG_EVENT_TYPE':<{width}} = log_event  (default)" in lines
-    assert lines[-9:] == [
+    assert lines[-10:] == [
         "exporters: amqp", "instrumentors:",
-        "  celery: disabled by EVENTLOG_DISABLED_INSTRUMENTATIONS", "  flask: enabled", "  httpx: enabled",
+        "  celery: disabled by EVENTLOG_DISABLED_INSTRUMENTATIONS", "  django: enabled", "  flask: enabled", "  httpx: enabled",
         "  nameko: enabled", "  requests: enabled", "  urllib: enabled", "  urllib3: enabled",
     ]
-    assert "s3cr3t" not in result.stdout and len(lines) == 3 + len(SETTINGS) + 10
+    assert "s3cr3t" not in result.stdout and len(lines) == 3 + len(SETTINGS) + 11
 
 
 def test_help_lists_every_setting_as_a_flag():

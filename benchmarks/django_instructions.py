@@ -1,0 +1,116 @@
+"""Django per-request cost in CPU instructions, counted by valgrind's callgrind.
+
+A trivial Django view through a raw WSGI call of Django's own handler (no server, no
+middleware), in three variants, each in its own process: bare Django, with this package
+(its exporter drops what it gets, after building every envelope on its export thread),
+and with ``opentelemetry-instrumentation-django`` and the SDK's batch processor (whose
+exporter drops the spans). Each variant runs twice under callgrind, with one timed
+request and with ``--requests`` more, as ``flask_instructions.py`` counts them (its
+measuring function is reused here): the difference divided by ``--requests`` is what one
+request costs, export thread included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import flask_instructions
+
+VARIANT_CODE = r'''
+import io, sys, time
+variant, requests = sys.argv[1], int(sys.argv[2])
+import django
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import path
+
+settings.configure(
+    DEBUG=False, SECRET_KEY="bench", ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, MIDDLEWARE=[],
+    INSTALLED_APPS=[], DATABASES={}, USE_TZ=True,
+)
+
+def order(request, pk):
+    return HttpResponse("ok")
+
+urlpatterns = [path("orders/<int:pk>/", order, name="order")]
+
+if variant == "ours":
+    from discarding import DiscardEvents
+    from eventlog_instrument import EventLogInstrumentor
+
+    EventLogInstrumentor().instrument(exporters=[DiscardEvents()], service_name="bench")
+elif variant == "official":
+    from discarding import install_official_pipeline
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+    install_official_pipeline()
+    DjangoInstrumentor().instrument()
+
+django.setup()
+from django.core.handlers.wsgi import WSGIHandler
+
+app = WSGIHandler()
+
+environ_template = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": "/orders/42/", "QUERY_STRING": "", "SERVER_NAME": "bench",
+    "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+    "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
+    "wsgi.multiprocess": False, "wsgi.run_once": False, "HTTP_HOST": "bench",
+}
+
+def start_response(status, headers, exc_info=None):
+    assert status == "200 OK", status
+
+def one_request():
+    response = app(dict(environ_template), start_response)
+    for _ in response:
+        pass
+    response.close()
+
+for _ in range(1000):
+    one_request()
+started = time.perf_counter()
+for _ in range(requests):
+    one_request()
+print((time.perf_counter() - started) / requests * 1e6)
+'''
+
+VARIANTS = {
+    "bare": "bare Django",
+    "ours": "eventlog-instrument",
+    "official": "opentelemetry-instrumentation-django + SDK batch processor",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        sys.exit("django_instructions.py needs valgrind (Debian package valgrind)")
+    # flask_instructions' measuring function runs the program in its VARIANT_CODE: this
+    # process measures Django's only, so it is set once, before any measuring thread starts
+    flask_instructions.VARIANT_CODE = VARIANT_CODE
+    runs = [(variant, count) for variant in VARIANTS for count in (1, 1 + args.requests)]
+    measure = flask_instructions.instructions
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        totals = dict(zip(runs, pool.map(lambda run: measure(*run), runs), strict=True))
+    per_request = {
+        variant: (totals[variant, 1 + args.requests] - totals[variant, 1]) / args.requests
+        for variant in VARIANTS
+    }
+    bare = per_request["bare"]
+    print(f"Django per-request cost in instructions (callgrind, raw WSGI call, {args.requests} "
+          "requests, export thread included):\n")
+    print("| variant | instructions per request | added | vs bare |")
+    print("|---|---|---|---|")
+    for variant, label in VARIANTS.items():
+        count = per_request[variant]
+        print(f"| {label} | {count:,.0f} | {count - bare:+,.0f} | {count / bare:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
