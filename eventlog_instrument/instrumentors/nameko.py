@@ -14,6 +14,12 @@ RPC calls and events pass on) is left as Nameko made it. ``data`` holds
 exception in the entrypoint's ``expected_exceptions`` is not an error: the outcome is
 ``ok`` and ``data`` says ``expected_error_type`` and ``expected_error_message``.
 
+An ``@http`` entrypoint (``HttpRequestHandler`` or a subclass) is served like a Flask
+request (:mod:`eventlog_instrument.instrumentors.nameko_http`): it continues an incoming
+``X-Call-Stack`` and ``traceparent``, answers with its call id in ``X-Call-Id`` (off with
+``EVENTLOG_CALL_ID_RESPONSE_HEADER=false``), and its ``data`` adds ``method``, ``route``
+and ``status_code``; a 5xx answer makes it an error, a 4xx does not.
+
 What is captured:
 
 * ``EVENTLOG_NAMEKO_ENTRYPOINT_TYPES``: entrypoint class names to capture (all when
@@ -38,10 +44,14 @@ is a child of the caller's. Standalone clients (``ClusterRpcProxy``/``ServiceRpc
 in Nameko 2, ``ClusterRpcClient``/``ServiceRpcClient`` in Nameko 3) created inside an
 instrumented Flask request or Celery task get that call's stack and trace context as
 their context data, so the callee's stack extends the caller's (with the client's own
-call id in between, as Nameko always adds it). Greenthreads spawned while a span is
+call id in between, as Nameko always adds it). The standalone event dispatcher
+(``nameko.standalone.events.event_dispatcher``) sends the calling call's stack and trace
+context as ``nameko.*`` headers (:mod:`eventlog_instrument.instrumentors.nameko_events`),
+so the handler's stack is the caller's plus its own. Greenthreads spawned while a span is
 current (by
 ``eventlet.spawn``, a ``GreenPool`` or the container) start with the spawner's context,
-where eventlet would give them an empty one.
+where eventlet would give them an empty one, and so do those spawned while an HTTP
+request is served (its worker is one).
 """
 
 from __future__ import annotations
