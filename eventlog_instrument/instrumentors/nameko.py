@@ -192,8 +192,10 @@ class NamekoInstrumentor(FrameworkInstrumentor):
     def _end_worker(self, span: Span, token: Any) -> None:
         if _serves_request(span):
             # the request ends the span once its answer is sent
-            context.detach(token)
-            call_closed()
+            try:
+                context.detach(token)
+            finally:
+                call_closed()
         else:
             end_call(span, token)
 

@@ -31,20 +31,20 @@ from opentelemetry import propagate
 from opentelemetry.trace import INVALID_SPAN, Span
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import CallIdentity, parse_call_stack
+from eventlog_instrument.calls import CallIdentity
 from eventlog_instrument.fastpath import propagation_fields
 from eventlog_instrument.instrumentors.hooks import propagated_context
 from eventlog_instrument.instrumentors.wsgi import (
     WsgiRequest,
     captured_headers,
     current_request,
+    incoming_call_stack,
     propagation_headers,
     serve,
 )
 from eventlog_instrument.nameko_context import CALL_ID_STACK_CONTEXT_KEY
 from eventlog_instrument.settings import Settings
 
-_STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_")
 _DATA = c.ATTR_DATA_PREFIX
 
 
@@ -87,7 +87,7 @@ def continued_context_data(request: WsgiRequest, context_data: Any) -> dict[str,
     valid call stack and trace context."""
     data = dict(context_data or {})
     environ = request.environ
-    stack = parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
+    stack = incoming_call_stack(environ)
     if stack and CALL_ID_STACK_CONTEXT_KEY not in data:
         data[CALL_ID_STACK_CONTEXT_KEY] = list(stack)
     fields = propagation_fields()
