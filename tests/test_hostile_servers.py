@@ -227,12 +227,15 @@ def test_nameko_http_answers_hostile_requests_as_uninstrumented_with_one_event_e
                                   tmp_path, SERVICE_NAME=service, EVENTLOG_EXPORTERS="amqp",
                                   EVENTLOG_AMQP_URI=AMQP_URI, EVENTLOG_BSP_SCHEDULE_DELAY="20"))
         plain, instrumented = servers
-        served = 0
+        served, answered_call_ids = 0, []
         for name, (path, headers) in HOSTILE_REQUESTS.items():
             expected = split_response(raw_exchange(plain.port, path, headers))
             answer = split_response(raw_exchange(instrumented.port, path, headers))
-            assert answer == expected and answer[3] == [], name
-            served += expected[0].startswith(b"HTTP/1.1 200 ")
+            assert answer[:3] == expected[:3] and expected[3] == [], name
+            reached = expected[0].startswith(b"HTTP/1.1 200 ")
+            served += reached
+            assert len(answer[3]) == reached, f"{name}: X-Call-Id only from a worker"
+            answered_call_ids += [call_id.decode("ascii") for call_id in answer[3]]
         assert served == 6, "the six /orders/<n> requests reach the entrypoint"
         events = [json.loads(message.body) for message in queue.read(served)]
         assert queue.rest(0.5) == [], "one event per request that reached the entrypoint"
@@ -240,7 +243,13 @@ def test_nameko_http_answers_hostile_requests_as_uninstrumented_with_one_event_e
         for started in servers:
             started.stop()
         queue.close()
+    assert sorted(event["call_id"] for event in events) == sorted(answered_call_ids)
     for event in events:
         assert (event["entrypoint_protocol"], event["entrypoint_name"]) == ("HttpRequestHandler", "get_order")
-        assert event["call_stack"] == [event["call_id"]] and event["call_id"].startswith(f"{service}.get_order.")
+        assert event["call_stack"][-1] == event["call_id"] and event["call_id"].startswith(f"{service}.get_order.")
+        assert len(json.dumps(event["call_stack"])) < 2200, "the incoming stack is bounded"
         assert event["data"]["outcome"] == "ok"
+    continued = sorted(event["call_stack"][0] for event in events if len(event["call_stack"]) > 1)
+    assert len(continued) == 2 and continued[0].startswith("caller") and continued[1] == "gw.checkout.1", (
+        "only the valid stacks continue (of the 8k one, the newest ids that fit)"
+    )

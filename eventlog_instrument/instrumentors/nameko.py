@@ -14,6 +14,12 @@ RPC calls and events pass on) is left as Nameko made it. ``data`` holds
 exception in the entrypoint's ``expected_exceptions`` is not an error: the outcome is
 ``ok`` and ``data`` says ``expected_error_type`` and ``expected_error_message``.
 
+An ``@http`` entrypoint (``HttpRequestHandler`` or a subclass) is served like a Flask
+request (:mod:`eventlog_instrument.instrumentors.nameko_http`): it continues an incoming
+``X-Call-Stack`` and ``traceparent``, answers with its call id in ``X-Call-Id`` (off with
+``EVENTLOG_CALL_ID_RESPONSE_HEADER=false``), and its ``data`` adds ``method``, ``route``
+and ``status_code``; a 5xx answer makes it an error, a 4xx does not.
+
 What is captured:
 
 * ``EVENTLOG_NAMEKO_ENTRYPOINT_TYPES``: entrypoint class names to capture (all when
@@ -38,10 +44,14 @@ is a child of the caller's. Standalone clients (``ClusterRpcProxy``/``ServiceRpc
 in Nameko 2, ``ClusterRpcClient``/``ServiceRpcClient`` in Nameko 3) created inside an
 instrumented Flask request or Celery task get that call's stack and trace context as
 their context data, so the callee's stack extends the caller's (with the client's own
-call id in between, as Nameko always adds it). Greenthreads spawned while a span is
+call id in between, as Nameko always adds it). The standalone event dispatcher
+(``nameko.standalone.events.event_dispatcher``) sends the calling call's stack and trace
+context as ``nameko.*`` headers (:mod:`eventlog_instrument.instrumentors.nameko_events`),
+so the handler's stack is the caller's plus its own. Greenthreads spawned while a span is
 current (by
 ``eventlet.spawn``, a ``GreenPool`` or the container) start with the spawner's context,
-where eventlet would give them an empty one.
+where eventlet would give them an empty one, and so do those spawned while an HTTP
+request is served (its worker is one).
 """
 
 from __future__ import annotations
@@ -51,7 +61,8 @@ import inspect
 import weakref
 from typing import Any, ClassVar
 
-from opentelemetry import propagate, trace
+import wrapt
+from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Span, SpanKind
 
 from eventlog_instrument import __version__
@@ -62,14 +73,28 @@ from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.hooks import (
     NEW_TRACE,
     begin_call,
+    call_closed,
     end_call,
     expected_exceptions,
     guarded,
     inject_call_context,
     propagated_context,
+    record_exception,
     record_outcome,
     suppressed,
 )
+from eventlog_instrument.instrumentors.nameko_events import (
+    dispatch_standalone_event,
+    with_call_headers,
+)
+from eventlog_instrument.instrumentors.nameko_http import (
+    continued_context_data,
+    link,
+    request_data,
+    request_of_worker,
+    serve_request,
+)
+from eventlog_instrument.instrumentors.wsgi import WsgiRequest, current_request
 from eventlog_instrument.nameko_context import (
     CALL_ID_STACK_CONTEXT_KEY,
     declares_drop_in,
@@ -90,6 +115,10 @@ class NamekoInstrumentor(FrameworkInstrumentor):
         ("eventlet.greenthread", "GreenThread.__init__", "_greenthread_init"),
         ("nameko.standalone.rpc", "StandaloneProxyBase.__init__", "_standalone_client_init"),
         ("nameko.standalone.rpc", "ClusterRpcClient.__init__", "_standalone_client_init"),
+        ("nameko.web.server", "WsgiApp.__call__", "_wsgi_app"),
+        ("nameko.containers", "ServiceContainer.spawn_worker", "_spawn_worker"),
+        ("nameko.standalone.events", "event_dispatcher", "_event_dispatcher"),
+        ("nameko.amqp.publish", "Publisher.publish", "_publish"),
     )
 
     def __init__(self) -> None:
@@ -119,6 +148,28 @@ class NamekoInstrumentor(FrameworkInstrumentor):
         self._record_result(args)
         return wrapped(*args, **kwargs)
 
+    def _wsgi_app(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
+        if suppressed() or kwargs or len(args) != 2:
+            return wrapped(*args, **kwargs)
+        assert self.settings is not None
+        environ, start_response = args
+        call_id_header = self.settings.call_id_response_header
+        return serve_request(wrapped, app, environ, start_response, call_id_header)
+
+    def _spawn_worker(self, wrapped: Any, container: Any, args: Any, kwargs: Any) -> Any:
+        request = current_request()
+        if request is not None and args and request_of_worker(args[0]) is request:
+            with_stack = self._with_request_context(request, args, kwargs)
+            if with_stack is not None:
+                args, kwargs = with_stack
+        return wrapped(*args, **kwargs)
+
+    def _event_dispatcher(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        return wrapt.FunctionWrapper(wrapped(*args, **kwargs), dispatch_standalone_event)
+
+    def _publish(self, wrapped: Any, publisher: Any, args: Any, kwargs: Any) -> Any:
+        return wrapped(*args, **with_call_headers(publisher, kwargs))
+
     def _greenthread_init(self, wrapped: Any, greenthread: Any, args: Any, kwargs: Any) -> Any:
         result = wrapped(*args, **kwargs)
         self._pass_context(greenthread)
@@ -139,7 +190,14 @@ class NamekoInstrumentor(FrameworkInstrumentor):
 
     @guarded("end the span of a Nameko worker")
     def _end_worker(self, span: Span, token: Any) -> None:
-        end_call(span, token)
+        if _serves_request(span):
+            # the request ends the span once its answer is sent
+            try:
+                context.detach(token)
+            finally:
+                call_closed()
+        else:
+            end_call(span, token)
 
     @guarded("record a Nameko worker's outcome")
     def _record_result(self, args: Any) -> None:
@@ -147,12 +205,29 @@ class NamekoInstrumentor(FrameworkInstrumentor):
         span = self._spans.get(worker_ctx)
         if span is not None and exc_info:
             expected = expected_exceptions(worker_ctx.entrypoint.expected_exceptions)
-            record_outcome(span, exc_info[1], expected)
+            if _serves_request(span) and not isinstance(exc_info[1], expected):
+                # the answer's status decides the outcome, as for a Flask request
+                record_exception(span, exc_info[1])
+            else:
+                record_outcome(span, exc_info[1], expected)
 
     @guarded("pass the context to a greenthread")
     def _pass_context(self, greenthread: Any) -> None:
-        if trace.get_current_span().get_span_context().is_valid:
+        if (
+            trace.get_current_span().get_span_context().is_valid
+            or current_request() is not None
+        ):
             greenthread.gr_context = contextvars.copy_context()
+
+    @guarded("pass an HTTP request's call stack to its Nameko worker")
+    def _with_request_context(
+        self, request: WsgiRequest, args: Any, kwargs: Any
+    ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        if "context_data" in kwargs or len(args) < 4:
+            context_data = continued_context_data(request, kwargs.get("context_data"))
+            return args, {**kwargs, "context_data": context_data}
+        context_data = continued_context_data(request, args[3])
+        return (*args[:3], context_data, *args[4:]), kwargs
 
     @guarded("pass the call stack to an RPC client")
     def _with_call_stack(
@@ -173,6 +248,10 @@ class NamekoInstrumentor(FrameworkInstrumentor):
         reserved = call.attributes()
         if not self._captures(container, entrypoint, config):
             reserved[c.ATTR_AUTO_CAPTURE] = False
+        request = request_of_worker(entrypoint)
+        if request is not None:
+            assert self.settings is not None
+            request_data(request, entrypoint, self.settings, reserved)
         fields = propagation_fields()
         span = start_call_span(
             self._tracer,
@@ -183,6 +262,8 @@ class NamekoInstrumentor(FrameworkInstrumentor):
         )
         propagate.inject(worker_ctx.data, context=trace.set_span_in_context(span))
         self._spans[worker_ctx] = span
+        if request is not None:
+            link(request, span, call)
         return span
 
     def _captures(self, container: Any, entrypoint: Any, config: dict[str, Any]) -> bool:
@@ -205,3 +286,8 @@ class NamekoInstrumentor(FrameworkInstrumentor):
         excluded = (*settings.entrypoints_to_exclude, *(config.get("entrypoints_to_exclude") or ()))
         return entrypoint.method_name not in excluded
 
+
+def _serves_request(span: Span) -> bool:
+    """Whether ``span`` is the span of the HTTP request being served here."""
+    request = current_request()
+    return request is not None and request.span is span

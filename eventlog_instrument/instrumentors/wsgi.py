@@ -261,3 +261,9 @@ class _EndsSpanOnClose:
         if not self._ended:
             self._ended = True
             _end_request(self._request, error)
+
+
+def incoming_call_stack(environ: dict[str, Any]) -> tuple[str, ...]:
+    """The call ids of the request's ``X-Call-Stack`` to continue; ``()`` when it has
+    none or a malformed one."""
+    return parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
