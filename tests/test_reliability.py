@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -36,11 +35,10 @@ def amqp_through(proxy: TcpProxy, **options) -> AmqpEventExporter:
     return AmqpEventExporter(load_settings({}, amqp_uri=uri, amqp_timeout=1, **options))
 
 
-def steady_load(count: int, per_second: int, outage: tuple[int, float], proxy: TcpProxy):
+def steady_load(count: int, per_second: int, outage: tuple[int, float], proxy: TcpProxy) -> int:
     """Dispatch ``count`` events at ``per_second``; cut the proxy at event ``outage[0]`` for
-    ``outage[1]`` seconds. Returns the dispatch latencies before and during the outage."""
-    before: list[float] = []
-    during: list[float] = []
+    ``outage[1]`` seconds. Returns how many were dispatched during the outage."""
+    during = 0
     started = time.monotonic()
     cut_at: float | None = None
     for number in range(count):
@@ -50,35 +48,25 @@ def steady_load(count: int, per_second: int, outage: tuple[int, float], proxy: T
         if cut_at is not None and time.monotonic() - cut_at >= outage[1]:
             proxy.restore()
             cut_at = None
-        began = time.perf_counter()
         dispatch_event("tick", {"n": number})
-        spent = time.perf_counter() - began
-        (during if cut_at is not None else before if number < outage[0] else []).append(spent)
+        during += cut_at is not None
         ahead = (number + 1) / per_second - (time.monotonic() - started)
         if ahead > 0:
             time.sleep(ahead)
     if cut_at is not None:
         proxy.restore()
-    return before, during
-
-
-def assert_latency_unchanged(before: list[float], during: list[float]) -> None:
-    assert during, "the outage covered some dispatches"
-    usual, in_outage = statistics.median(before), statistics.median(during)
-    assert in_outage <= 2 * usual + 20e-6, (
-        f"median dispatch took {in_outage * 1e6:.0f} µs during the outage, {usual * 1e6:.0f} µs before"
-    )
+    return during
 
 
 @pytest.mark.slow
-def test_amqp_outage_during_load_loses_nothing_and_never_slows_the_app(rabbitmq, service_name, pipeline):
+def test_amqp_outage_during_load_loses_nothing(rabbitmq, service_name, pipeline):
     queue = BoundQueue(service_name)
     with TcpProxy("127.0.0.1", 5672) as proxy:
         pipeline(
             extra_exporters=[amqp_through(proxy, bsp_export_timeout=2000)],
             service_name=service_name, bsp_max_queue_size=25_000,
         )
-        before, during = steady_load(20_000, 2_500, (6_000, 5.0), proxy)
+        during = steady_load(20_000, 2_500, (6_000, 5.0), proxy)
         numbers = Counter(json.loads(m.body)["data"]["n"] for m in queue.read(20_000, timeout=90))
         missing = set(range(20_000)) - set(numbers)
         if missing:  # resent duplicates counted toward the first 20,000 messages read
@@ -86,7 +74,7 @@ def test_amqp_outage_during_load_loses_nothing_and_never_slows_the_app(rabbitmq,
         numbers.update(json.loads(m.body)["data"]["n"] for m in queue.rest(0.5))
     assert set(numbers) == set(range(20_000))
     assert sum(numbers.values()) - 20_000 <= 512, "at most the batch in flight at the cut is resent"
-    assert_latency_unchanged(before, during)
+    assert during > 0, "the outage covered some dispatches"
     queue.close()
 
 
@@ -105,13 +93,13 @@ def test_kafka_outage_during_load_loses_nothing(service_name, pipeline):
                 bsp_export_timeout=2000,
             ))
             pipeline(extra_exporters=[exporter], service_name=service_name, bsp_max_queue_size=25_000)
-            before, during = steady_load(20_000, 2_500, (6_000, 5.0), proxy)
+            during = steady_load(20_000, 2_500, (6_000, 5.0), proxy)
             records = read_topic(bootstrap, f"{service_name}.events", 20_000, timeout=90)
             numbers = Counter(json.loads(r.value)["data"]["n"] for r in records)
         finally:
             stop_process(broker, 10)
     assert set(numbers) == set(range(20_000))
-    assert_latency_unchanged(before, during)
+    assert during > 0, "the outage covered some dispatches"
 
 
 def _rss_kib() -> int:
@@ -151,11 +139,10 @@ def test_broker_down_at_start_up_the_app_serves_and_events_follow(rabbitmq, serv
     queue = BoundQueue(service_name)
     with TcpProxy("127.0.0.1", 5672) as proxy:
         proxy.cut()
-        pipeline(extra_exporters=[amqp_through(proxy)], service_name=service_name)
-        started = time.perf_counter()
+        memory = pipeline(extra_exporters=[amqp_through(proxy)], service_name=service_name)
         for number in range(100):
             dispatch_event("early", {"n": number})
-        assert time.perf_counter() - started < 0.5
+        wait_until(lambda: len(memory.events) == 100, 10, "the other exporter's 100 events, broker still down")
         proxy.restore()
         numbers = sorted(json.loads(m.body)["data"]["n"] for m in queue.read(100, timeout=30))
     assert numbers == list(range(100))
@@ -239,6 +226,9 @@ def test_sigterm_with_a_hung_broker_exits_within_the_flush_bound(tmp_path):
 
 @pytest.mark.slow
 def test_export_under_eventlet_does_not_stall_the_hub(nameko_services, rabbitmq):
+    """The hub serves RPC calls while a 10,000-event backlog is being exported: the 50
+    calls complete and the backlog is still there afterwards. How much slower the calls
+    are meanwhile is a figure of ``benchmarks/eventlet_drops.py``, not an assertion."""
     service = f"flood_{uuid.uuid4().hex[:8]}"
     runner = nameko_services(
         ["flood"], SERVICE_NAME=service, EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI=AMQP_URI,
@@ -250,20 +240,8 @@ def test_export_under_eventlet_does_not_stall_the_hub(nameko_services, rabbitmq)
 
     with ClusterRpcProxy({"AMQP_URI": AMQP_URI}, timeout=30) as proxy:
         target = proxy[service]
-
-        def round_trips(count: int) -> float:
-            timings = []
-            for _ in range(count):
-                started = time.perf_counter()
-                target.echo(1)
-                timings.append(time.perf_counter() - started)
-            return statistics.median(timings)
-
-        round_trips(20)
-        idle = round_trips(50)
         assert target.flood(10_000) == 10_000
-        exporting = round_trips(50)
+        assert [target.echo(number) for number in range(50)] == list(range(50))
         backlog = target.exporter_backlog()
-    assert backlog > 0, "the export was still running while the round trips were measured"
-    assert exporting <= 2 * idle, f"RPC took {exporting * 1e3:.1f} ms while exporting, {idle * 1e3:.1f} ms idle"
+    assert backlog > 0, "the export had finished before the calls were served"
 
