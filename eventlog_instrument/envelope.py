@@ -49,6 +49,7 @@ from eventlog_instrument.calls import ERROR_MESSAGE_KEY, ERROR_TYPE_KEY, SAFE_NA
 from eventlog_instrument.fastpath import attributes_of as attributes_of
 from eventlog_instrument.fastpath import format_timestamp as format_timestamp
 from eventlog_instrument.fastpath import resource_service_name
+from eventlog_instrument.log_records import LOGS_KEY, CapturedLogs, logs_data
 from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, scrubber_for
 from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit, encoded
 from eventlog_instrument.strict_json import envelope_json as envelope_json
@@ -272,6 +273,9 @@ def auto_captured(
             elif type(value) is not str or len(value) > limit:
                 value = rules.ready(value, "data." + name)
             data[name] = value
+    logs = span.attributes.get(LOGS_KEY)
+    if type(logs) is CapturedLogs:  # the call's log records (log_capture.py)
+        data.update(logs_data(logs, rules, scrub))
     data.pop(TRUNCATED_KEY, None)  # the package's own list: user data must not pose as it
     if rules.truncated:
         data[TRUNCATED_KEY] = rules.truncated
