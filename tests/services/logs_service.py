@@ -1,0 +1,37 @@
+"""A Nameko service whose workers log, and log from a greenthread they spawn
+(tests/test_logs_workers.py)."""
+
+import logging
+import os
+
+import eventlet
+from nameko.rpc import rpc
+
+log = logging.getLogger("logsvc")
+_started: set[str] = set()
+
+
+class Chatty:
+    name = os.environ["SERVICE_NAME"]
+
+    @rpc
+    def chatty(self, tag, rounds):
+        """Logs ``rounds`` records here and as many from a greenthread, once two calls
+        run at once (so their records interleave)."""
+        _started.add(tag)
+        for _ in range(500):
+            if len(_started) >= 2:
+                break
+            eventlet.sleep(0.01)
+
+        def helper():
+            for number in range(rounds):
+                log.warning("%s greenthread %d", tag, number)
+                eventlet.sleep(0.005)
+
+        spawned = eventlet.spawn(helper)
+        for number in range(rounds):
+            log.warning("%s worker %d", tag, number)
+            eventlet.sleep(0.005)
+        spawned.wait()
+        return tag
