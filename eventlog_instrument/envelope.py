@@ -20,7 +20,8 @@ Three kinds of span become events:
 (from the exception itself, kept in the call's own record whatever the span
 limits; for a foreign span, from its exception event, else its status), ``trace_id`` and ``span_id``
 (hex, as OpenTelemetry backends show them, to find the span of an event), plus every
-``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``.
+``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``, and the call's log
+records as ``logs`` and ``logs_dropped`` (:mod:`eventlog_instrument.log_records`).
 
 Every body is strict JSON (never ``NaN`` or ``Infinity``) in valid UTF-8, a lone
 surrogate in a text replaced by U+FFFD; an event that cannot be encoded so is a
