@@ -10,6 +10,7 @@ import uuid
 import logs_celery
 
 from tests.support.brokers import AMQP_URI, BoundQueue, queue_consumed
+from tests.support.processes import rpc
 from tests.test_launcher import Launched
 
 ROUNDS = 10
@@ -62,7 +63,7 @@ def test_nameko_workers_logging_at_once_keep_their_own_and_their_greenthreads_re
     events = BoundQueue(service)
     config = tmp_path / "nameko.json"
     config.write_text(json.dumps({"AMQP_URI": AMQP_URI}))
-    program = Launched(["nameko", "run", "--config", str(config), "logs_service"], tmp_path,
+    program = Launched(["nameko", "run", "--config", str(config), "logs_service:Chatty"], tmp_path,
                        SERVICE_NAME=service, **exporting(service))
     try:
         program.wait_for(lambda: queue_consumed(f"rpc-{service}"), "the Nameko service")
@@ -83,6 +84,26 @@ def test_nameko_workers_logging_at_once_keep_their_own_and_their_greenthreads_re
             assert worker == [f"{tag} worker {n}" for n in range(ROUNDS)]
             assert greenthread == [f"{tag} greenthread {n}" for n in range(ROUNDS)]
             assert len(messages) == 2 * ROUNDS, f"{event['call_id']} holds another call's records"
+    finally:
+        program.terminate()
+        events.close()
+
+
+def test_the_drop_in_dispatchers_envelopes_get_no_logs(tmp_path, rabbitmq):
+    service = f"logdrop_{uuid.uuid4().hex[:8]}"
+    events = BoundQueue(service)
+    config = tmp_path / "nameko.json"
+    config.write_text(json.dumps({"AMQP_URI": AMQP_URI, "EVENTLOG_DISPATCHER": {"auto_capture": True}}))
+    program = Launched(["nameko", "run", "--config", str(config), "logs_service:DropInChatty"],
+                       tmp_path, SERVICE_NAME=service, **exporting(service))
+    try:
+        program.wait_for(lambda: queue_consumed(f"rpc-{service}"), "the Nameko service")
+        assert rpc(service, "warn") == "warned"
+        [event] = [json.loads(m.body) for m in events.read(1)]
+        assert list(event) == ["service_name", "entrypoint_protocol", "entrypoint_name", "call_id",
+                               "call_stack", "timestamp", "event_type", "data"]
+        assert (event["event_type"], event["data"]) == ("entrypoint_fired", {})
+        assert events.rest(0.5) == []
     finally:
         program.terminate()
         events.close()

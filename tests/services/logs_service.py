@@ -7,6 +7,8 @@ import os
 import eventlet
 from nameko.rpc import rpc
 
+from eventlog_instrument import EventLogDispatcher
+
 log = logging.getLogger("logsvc")
 _started: set[str] = set()
 
@@ -35,3 +37,15 @@ class Chatty:
             eventlet.sleep(0.005)
         spawned.wait()
         return tag
+
+
+class DropInChatty:
+    """The drop-in dispatcher's service: its envelopes stay nameko-eventlog-dispatcher's."""
+
+    name = os.environ["SERVICE_NAME"]
+    eventlog_dispatcher = EventLogDispatcher()
+
+    @rpc
+    def warn(self):
+        log.warning("a warning inside a drop-in service's call")
+        return "warned"
