@@ -109,6 +109,11 @@ def uninstall() -> None:
     _State.factory = _State.previous_factory = None
 
 
+def is_installed() -> bool:
+    """Whether records are being captured (the level is not ``off``)."""
+    return bool(_State.originals)
+
+
 def _call_handlers(wrapped: Any, logger: Any, args: Any, kwargs: Any) -> Any:
     record = args[0] if args else kwargs.get("record")
     if getattr(record, "levelno", 0) >= _State.level:

@@ -88,6 +88,16 @@ def test_500_warnings_give_50_records_and_450_dropped(default_level):
     assert data["logs_dropped"] == 450
 
 
+def test_a_streamed_body_logs_into_its_request(default_level):
+    response = get(default_level, "/stream")
+    assert response.text == "0\n1\n2\n"
+    event = event_of(default_level)
+    assert [record["message"] for record in event["data"]["logs"]] == [
+        "stream opened", "chunk 0 sent", "chunk 1 sent", "chunk 2 sent"]
+    lines = default_level.app_log.read_text().splitlines()
+    assert f"{event['call_id']} chunk 2 sent" in lines
+
+
 def test_the_apps_own_lines_carry_the_call_id_of_their_event(info_level):
     call_ids = [get(info_level, "/mixed").headers["X-Call-Id"] for _ in range(2)]
     events = [json.loads(m.body) for m in info_level.queue.read(2)]

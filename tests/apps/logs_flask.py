@@ -6,7 +6,7 @@ Its logger writes ``%(eventlog_call_id)s %(message)s`` lines to $LOGS_APP_FILE.
 import logging
 import os
 
-from flask import Flask
+from flask import Flask, Response
 
 app = Flask("logshop")
 log = logging.getLogger("logshop.views")
@@ -35,3 +35,15 @@ def flood():
     for number in range(500):
         log.warning("warning %d", number)
     return "flooded"
+
+
+@app.get("/stream")
+def stream():
+    log.warning("stream opened")
+
+    def chunks():
+        for number in range(3):
+            log.warning("chunk %d sent", number)
+            yield f"{number}\n"
+
+    return Response(chunks(), mimetype="text/plain")
