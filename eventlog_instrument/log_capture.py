@@ -87,7 +87,7 @@ def install(settings: Settings) -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         if _State.factory is factory:
-            call_id, trace_id, span_id = _ids() or _NO_IDS
+            call_id, trace_id, span_id = _ids(record) or _NO_IDS
             fields = record.__dict__
             fields[CALL_ID_ATTRIBUTE] = call_id
             fields[TRACE_ID_ATTRIBUTE] = trace_id
@@ -125,8 +125,10 @@ def _call_handlers(wrapped: Any, logger: Any, args: Any, kwargs: Any) -> Any:
 def _capture(logger: logging.Logger, record: logging.LogRecord) -> None:
     if record.name.startswith(_OWN_LOGGERS):
         return
-    span = trace.get_current_span()
-    reserved = reserved_record(span)
+    made, span, reserved = _last_made
+    if made is not record:  # made by hand, or by another thread in between
+        span = trace.get_current_span()
+        reserved = reserved_record(span)
     if (
         reserved is None
         or c.ATTR_CALL_ID not in reserved
@@ -154,17 +156,24 @@ def _entry(record: logging.LogRecord, started_ns: int) -> LogEntry:
             error_message = str(error)[: _State.keep]
         except Exception:
             error_message = f"(the message of this {error_type} cannot be shown)"
-    offset = round(record.created * 1000 - started_ns / 1_000_000, 3) if started_ns else 0.0
+    offset_ns = int(record.created * 1e9) - started_ns if started_ns else 0
     return LogEntry(
-        record.levelname, record.name, message[: _State.keep], max(offset, 0.0),
+        record.levelname, record.name, message[: _State.keep], offset_ns,
         error_type, error_message,
     )
 
 
+_last_made: tuple[object, Any, dict[str, Any] | None] = (None, None, None)
+"""The record the factory made last, with the span and call record current then: its
+capture, a moment later in the same logging call, does not look them up again."""
+
+
 @guarded("read the call ids of a log record")
-def _ids() -> tuple[str, str, str] | None:
+def _ids(record: logging.LogRecord) -> tuple[str, str, str] | None:
+    global _last_made
     span = trace.get_current_span()
     reserved = reserved_record(span)
+    _last_made = (record, span, reserved)
     if reserved is None:
         return None
     ids: tuple[str, str, str] | None = reserved.get(_IDS_KEY)
@@ -182,7 +191,7 @@ def _make_record(wrapped: Any, logger: Any, args: Any, kwargs: Any) -> Any:
     """``makeRecord(name, level, fn, lno, msg, args, exc_info, func, extra, sinfo)``."""
     positional = len(args) > _EXTRA_INDEX
     extra = args[_EXTRA_INDEX] if positional else kwargs.get("extra")
-    if not isinstance(extra, Mapping) or RECORD_ATTRIBUTES.isdisjoint(extra):
+    if not extra or not isinstance(extra, Mapping) or RECORD_ATTRIBUTES.isdisjoint(extra):
         return wrapped(*args, **kwargs)
     own = {key: extra[key] for key in RECORD_ATTRIBUTES if key in extra}
     rest = {key: value for key, value in extra.items() if key not in RECORD_ATTRIBUTES}

@@ -272,9 +272,10 @@ def _current_while_made(response: Iterable[bytes], span: Span) -> Iterator[bytes
     """The body's chunks, each made with the call's span current: a streamed body is made
     after the view returned, and what it logs belongs to the call. Current only while a
     chunk is made, never while the server writes it."""
+    current = trace.set_span_in_context(span)
     chunks = iter(response)
     while True:
-        token = make_current(span)
+        token = context.attach(current)
         try:
             chunk = next(chunks)
         except StopIteration:
