@@ -107,6 +107,8 @@ def uninstall() -> None:
         assert _State.previous_factory is not None
         logging.setLogRecordFactory(_State.previous_factory)
     _State.factory = _State.previous_factory = None
+    global _last_made
+    _last_made = (None, None, None)
 
 
 def is_installed() -> bool:

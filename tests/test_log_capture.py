@@ -247,3 +247,27 @@ def test_bad_log_settings_name_the_variable_and_what_is_accepted(name, value, ac
 def test_level_names_in_any_case():
     assert load_settings({"EVENTLOG_CAPTURE_LOG_LEVEL": "info"}).capture_log_level == logging.INFO
     assert load_settings({"EVENTLOG_CAPTURE_LOG_LEVEL": "OFF"}).capture_log_level is None
+
+
+def test_hostile_messages_stay_strict_json_and_never_reach_the_app(pipeline, log):
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text for you")
+
+    memory = pipeline()
+    with call():
+        log.warning("line\r\nbreak \u00e9\u4e2d \ud800 end")
+        logging.raiseExceptions, before = False, logging.raiseExceptions
+        try:
+            log.warning(Unprintable())
+        finally:
+            logging.raiseExceptions = before
+        try:
+            raise ValueError(Unprintable())
+        except ValueError:
+            log.error("bad error", exc_info=True)
+    [event] = fired(memory)
+    first, second = event["data"]["logs"]
+    assert first["message"] == "line\r\nbreak \u00e9\u4e2d \ufffd end"
+    assert (second["error_type"], second["error_message"]) == (
+        "ValueError", "(the message of this ValueError cannot be shown)")
