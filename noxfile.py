@@ -70,6 +70,7 @@ def bench(session: nox.Session) -> None:
         "flask_overhead.py", "flask_instructions.py", "nameko_rpc.py", "eventlet_drops.py",
         "celery_throughput.py", "export_throughput.py", "envelope_cost.py", "startup.py",
         "django_instructions.py",
+        "flask_logs_instructions.py",
     ):
         tables.append(session.run(
             "python", f"benchmarks/{script}", silent=True, env={"PYTHONWARNINGS": "ignore"}

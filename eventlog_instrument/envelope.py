@@ -20,7 +20,8 @@ Three kinds of span become events:
 (from the exception itself, kept in the call's own record whatever the span
 limits; for a foreign span, from its exception event, else its status), ``trace_id`` and ``span_id``
 (hex, as OpenTelemetry backends show them, to find the span of an event), plus every
-``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``.
+``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``, and the call's log
+records as ``logs`` and ``logs_dropped`` (:mod:`eventlog_instrument.log_records`).
 
 Every body is strict JSON (never ``NaN`` or ``Infinity``) in valid UTF-8, a lone
 surrogate in a text replaced by U+FFFD; an event that cannot be encoded so is a
@@ -49,6 +50,7 @@ from eventlog_instrument.calls import ERROR_MESSAGE_KEY, ERROR_TYPE_KEY, SAFE_NA
 from eventlog_instrument.fastpath import attributes_of as attributes_of
 from eventlog_instrument.fastpath import format_timestamp as format_timestamp
 from eventlog_instrument.fastpath import resource_service_name
+from eventlog_instrument.log_records import LOGS_KEY, CapturedLogs, logs_data
 from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, scrubber_for
 from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit, encoded
 from eventlog_instrument.strict_json import envelope_json as envelope_json
@@ -272,6 +274,9 @@ def auto_captured(
             elif type(value) is not str or len(value) > limit:
                 value = rules.ready(value, "data." + name)
             data[name] = value
+    logs = span.attributes.get(LOGS_KEY)
+    if type(logs) is CapturedLogs:  # the call's log records (log_capture.py)
+        data.update(logs_data(logs, rules, scrub))
     data.pop(TRUNCATED_KEY, None)  # the package's own list: user data must not pose as it
     if rules.truncated:
         data[TRUNCATED_KEY] = rules.truncated

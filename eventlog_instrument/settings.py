@@ -25,6 +25,7 @@ from eventlog_instrument.exporters.kafka_settings import KafkaSettings
 from eventlog_instrument.instrumentors.django_settings import DjangoSettings
 from eventlog_instrument.instrumentors.http_settings import HttpSettings
 from eventlog_instrument.instrumentors.nameko_settings import NamekoSettings
+from eventlog_instrument.log_settings import LogSettings
 from eventlog_instrument.masking import mask_secret
 from eventlog_instrument.setting_row import MILLIS, Setting, rows_of
 
@@ -52,7 +53,7 @@ def _denylist(value: str) -> tuple[str, ...]:
 
 
 
-class Settings(HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings, DjangoSettings):
+class Settings(HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings, DjangoSettings, LogSettings):
     """Effective configuration: each attribute a row of the settings table, in its order."""
     service_name = Setting(
         parse=p.service_name,

@@ -37,7 +37,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from eventlog_instrument import runtime
+from eventlog_instrument import log_capture, runtime
 from eventlog_instrument.exporters.registry import create_exporters
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.registry import enabled_instrumentors
@@ -104,6 +104,7 @@ class EventLogInstrumentor:
             for instrumentor in enabled_instrumentors(settings):
                 active = cls._instrumentors.setdefault(instrumentor.name, instrumentor)
                 active.instrument(settings)
+            log_capture.install(settings)
             cls._settings = settings
             cls._instrumented = True
             runtime.started(settings, self.uninstrument)
@@ -117,6 +118,7 @@ class EventLogInstrumentor:
         with cls._lock:
             for instrumentor in cls._instrumentors.values():
                 instrumentor.uninstrument()
+            log_capture.uninstall()
             for fan_out in _fan_outs:
                 fan_out.processors = ()
             cls._shutdown_processors()

@@ -35,6 +35,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import constants as c
+from eventlog_instrument import log_capture
 from eventlog_instrument.calls import new_call, parse_call_stack, set_call_data, start_call_span
 from eventlog_instrument.fastpath import environ_keys, propagation_fields
 from eventlog_instrument.instrumentors.hooks import (
@@ -242,7 +243,11 @@ class _EndsSpanOnClose:
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._response
+            span = self._request.span
+            if span is not None and log_capture.is_installed():
+                yield from _current_while_made(self._response, span)
+            else:
+                yield from self._response
         except Exception as error:  # the body failed mid-stream: the call failed
             self._end(error)
             raise
@@ -267,3 +272,20 @@ def incoming_call_stack(environ: dict[str, Any]) -> tuple[str, ...]:
     """The call ids of the request's ``X-Call-Stack`` to continue; ``()`` when it has
     none or a malformed one."""
     return parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
+
+
+def _current_while_made(response: Iterable[bytes], span: Span) -> Iterator[bytes]:
+    """The body's chunks, each made with the call's span current: a streamed body is made
+    after the view returned, and what it logs belongs to the call. Current only while a
+    chunk is made, never while the server writes it."""
+    current = trace.set_span_in_context(span)
+    chunks = iter(response)
+    while True:
+        token = context.attach(current)
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        finally:
+            context.detach(token)
+        yield chunk

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import logging
 from typing import Any
 
 from eventlog_instrument import constants as c
@@ -19,6 +20,9 @@ def matches(envelope: dict[str, Any], arguments: argparse.Namespace) -> bool:
     for patterns, value in checks:
         if patterns and not any(fnmatch.fnmatchcase(str(value), p) for p in patterns):
             return False
+    level = getattr(arguments, "level", None)
+    if level is not None and not has_record_at(envelope, level):
+        return False
     call_patterns = getattr(arguments, "call_ids", None)
     if call_patterns:
         stack = envelope.get(c.CALL_STACK) or []
@@ -61,3 +65,38 @@ def seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return number
 
+
+
+LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def level(text: str) -> int:
+    """A level name, any case, as its number (the argument type of ``--level``)."""
+    name = text.strip().upper()
+    if name not in LEVEL_NAMES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LEVEL_NAMES)}, got {text!r}")
+    return int(logging.getLevelName(name))
+
+
+def has_record_at(envelope: dict[str, Any], least: int) -> bool:
+    """Whether the event's ``data.logs`` holds a record at ``least`` or above."""
+    data = envelope.get(c.DATA)
+    records = data.get("logs") if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        return False
+    return any(
+        isinstance(record, dict) and _level_number(record.get("level")) >= least
+        for record in records
+    )
+
+
+def _level_number(name: object) -> int:
+    """The number of a level name as logging writes it (``WARNING``, ``Level 25``); 0 for
+    anything else."""
+    if not isinstance(name, str):
+        return 0
+    number = logging.getLevelName(name)
+    if isinstance(number, int):
+        return number
+    prefix, _, digits = name.partition(" ")
+    return int(digits) if prefix == "Level" and digits.isdigit() else 0

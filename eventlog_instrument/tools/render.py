@@ -33,3 +33,43 @@ def event_line(envelope: dict[str, Any], colour: bool = False) -> str:
         event_type = f"{COLOURS[tone]}{event_type}{RESET}"
     return f"{head} {event_type} {detail} [{envelope.get(c.CALL_ID)}]"
 
+
+
+LOG_INDENT = "    "
+
+
+def event_text(envelope: dict[str, Any], colour: bool = False) -> str:
+    """:func:`event_line`, then the event's log records (``data.logs``), one indented
+    line each."""
+    return "\n".join((event_line(envelope, colour), *log_lines(envelope)))
+
+
+def log_lines(envelope: dict[str, Any]) -> list[str]:
+    """One line per record of ``data.logs`` (offset, level, logger, message, error),
+    and how many were not kept; control characters escaped, so that a record is one
+    line and cannot drive the terminal."""
+    data = envelope.get(c.DATA)
+    if not isinstance(data, dict):
+        return []
+    records = data.get("logs")
+    lines = []
+    for record in records if isinstance(records, list) else ():
+        if not isinstance(record, dict):
+            continue
+        offset = record.get("offset_ms")
+        when = f"+{offset:.1f} ms" if isinstance(offset, (int, float)) else "+? ms"
+        line = f"{when} {record.get('level')} {record.get('logger')}: {record.get('message')}"
+        if record.get("error_type") is not None:
+            line += f" ({record.get('error_type')}: {record.get('error_message')})"
+        lines.append(LOG_INDENT + _one_line(line))
+    dropped = data.get("logs_dropped")
+    if isinstance(dropped, int) and dropped > 0:
+        lines.append(f"{LOG_INDENT}... {dropped} more record(s) not kept")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )

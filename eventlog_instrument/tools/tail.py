@@ -10,8 +10,15 @@ import time
 from eventlog_instrument.settings import Settings
 from eventlog_instrument.tools.brokers import event_source
 from eventlog_instrument.tools.command import Command
-from eventlog_instrument.tools.filters import add_filters, matches, patterns, positive, seconds
-from eventlog_instrument.tools.render import event_line
+from eventlog_instrument.tools.filters import (
+    add_filters,
+    level,
+    matches,
+    patterns,
+    positive,
+    seconds,
+)
+from eventlog_instrument.tools.render import event_text
 
 
 def _add_tail(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +29,12 @@ def _add_tail(parser: argparse.ArgumentParser) -> None:
         type=patterns,
         default=[],
         help="call id globs (any id in the stack)",
+    )
+    parser.add_argument(
+        "--level",
+        type=level,
+        help="only events whose data.logs holds a record at this level or above "
+        "(DEBUG, INFO, WARNING, ERROR, CRITICAL)",
     )
     parser.add_argument(
         "--from-beginning", action="store_true", help="Kafka: start at the oldest event"
@@ -47,7 +60,7 @@ def _run_tail(arguments: argparse.Namespace, settings: Settings) -> int:
         for envelope in events:
             if not matches(envelope, arguments):
                 continue
-            print(json.dumps(envelope) if as_json else event_line(envelope, colour), flush=True)
+            print(json.dumps(envelope) if as_json else event_text(envelope, colour), flush=True)
             shown += 1
             if arguments.count and shown >= arguments.count:
                 break

@@ -1,0 +1,116 @@
+"""Flask per-request cost of log capture in CPU instructions, counted by callgrind.
+
+A view logging three warnings beside a plain view, each bare, instrumented with
+``EVENTLOG_CAPTURE_LOG_LEVEL=WARNING`` (the default: the three records go into the
+event, every record gets the call ids) and with ``off`` (nothing installed). Counted
+as ``flask_instructions.py`` counts: one run with one timed request and one with
+``--requests`` more, export thread included. The app's logger writes each record
+through a formatting handler to ``/dev/null``, as an application's handler would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from flask_instructions import _COLLECTED
+from flask_overhead import VARIANT_ENV
+
+VARIANT_CODE = r'''
+import logging, os, sys
+variant, view, requests = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import flask
+if variant != "bare":
+    from discarding import DiscardEvents
+    from eventlog_instrument import EventLogInstrumentor
+
+    EventLogInstrumentor().instrument(
+        exporters=[DiscardEvents()], service_name="bench", capture_log_level=variant
+    )
+
+app = flask.Flask("bench")
+log = logging.getLogger("bench.views")
+log.propagate = False
+handler = logging.StreamHandler(open(os.devnull, "w"))
+handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+log.addHandler(handler)
+
+@app.get("/plain/<int:order_id>")
+def plain(order_id):
+    return "ok"
+
+@app.get("/logging/<int:order_id>")
+def logging_view(order_id):
+    log.warning("order %d: stock low", order_id)
+    log.warning("order %d: retrying the payment", order_id)
+    log.warning("order %d: slow answer from the warehouse", order_id)
+    return "ok"
+
+environ_template = {
+    "REQUEST_METHOD": "GET", "PATH_INFO": f"/{view}/42", "QUERY_STRING": "",
+    "SERVER_NAME": "bench", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+    "wsgi.url_scheme": "http", "wsgi.input": None, "wsgi.errors": sys.stderr,
+    "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
+    "HTTP_HOST": "bench",
+}
+
+def start_response(status, headers, exc_info=None):
+    return None
+
+for _ in range(requests):
+    response = app(dict(environ_template), start_response)
+    for _ in response:
+        pass
+    getattr(response, "close", lambda: None)()
+'''
+
+VARIANTS = {
+    ("bare", "plain"): "bare Flask, plain view",
+    ("bare", "logging"): "bare Flask, view logging 3 warnings",
+    ("off", "plain"): "eventlog-instrument, level off, plain view",
+    ("off", "logging"): "eventlog-instrument, level off, view logging 3 warnings",
+    ("WARNING", "plain"): "eventlog-instrument, level WARNING, plain view",
+    ("WARNING", "logging"): "eventlog-instrument, level WARNING, view logging 3 warnings",
+}
+
+
+def instructions(variant: str, view: str, requests: int) -> int:
+    """Instructions the whole process ran for ``requests`` requests of ``view``."""
+    completed = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+         sys.executable, "-c", VARIANT_CODE, variant, view, str(requests)],
+        capture_output=True, text=True, check=True, env=VARIANT_ENV,
+    )
+    found = _COLLECTED.search(completed.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no total for {variant} {view}:\n{completed.stderr}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        sys.exit("flask_logs_instructions.py needs valgrind (Debian package valgrind)")
+    runs = [(*key, count) for key in VARIANTS for count in (1, 1 + args.requests)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        totals = dict(zip(runs, pool.map(lambda run: instructions(*run), runs), strict=True))
+    per_request = {
+        key: (totals[(*key, 1 + args.requests)] - totals[(*key, 1)]) / args.requests
+        for key in VARIANTS
+    }
+    print(f"Flask log capture per request in instructions (callgrind, {args.requests} "
+          "requests, export thread included):\n")
+    print("| variant | instructions per request | added to bare, same view |")
+    print("|---|---|---|")
+    for (variant, view), label in VARIANTS.items():
+        count = per_request[variant, view]
+        print(f"| {label} | {count:,.0f} | {count - per_request['bare', view]:+,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The settings of log capture: which records a call's event keeps, and how many."""
+
+from __future__ import annotations
+
+import logging
+
+from eventlog_instrument.setting_row import Setting
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+OFF = "off"
+MAX_RECORDS_LIMIT = 10_000
+"""Most records one event may keep: each is held in memory until the call ends."""
+
+
+def log_level(value: str) -> int | None:
+    """A level name, any case, as its number; ``None`` for ``off``."""
+    name = value.strip().upper()
+    if name == OFF.upper():
+        return None
+    if name not in LOG_LEVELS:
+        raise ValueError("not a level name")
+    return logging.getLevelName(name)  # type: ignore[no-any-return]
+
+
+def record_count(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= MAX_RECORDS_LIMIT:
+        raise ValueError("out of range")
+    return number
+
+
+class LogSettings:
+    """The settings of log capture (:mod:`eventlog_instrument.log_capture`)."""
+
+    capture_log_level = Setting(
+        parse=log_level,
+        accepted=", ".join(LOG_LEVELS) + " or " + OFF,
+        default="WARNING",
+        help="Lowest level of the logging records a call's entrypoint_fired event keeps in "
+        "data.logs; off installs no log hook at all (and adds no eventlog_* attributes "
+        "to records).",
+    )
+    capture_log_max_records = Setting(
+        parse=record_count,
+        accepted=f"a whole number from 0 to {MAX_RECORDS_LIMIT}",
+        default="50",
+        help="Most records kept per event, the first ones; the rest are counted in "
+        "data.logs_dropped.",
+    )
