@@ -53,7 +53,9 @@ def _denylist(value: str) -> tuple[str, ...]:
 
 
 
-class Settings(HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings, DjangoSettings, LogSettings):
+class Settings(
+    HttpSettings, NamekoSettings, AmqpSettings, KafkaSettings, DjangoSettings, LogSettings
+):
     """Effective configuration: each attribute a row of the settings table, in its order."""
     service_name = Setting(
         parse=p.service_name,
