@@ -68,6 +68,7 @@ def bench(session: nox.Session) -> None:
     for script in (
         "flask_overhead.py", "flask_instructions.py", "nameko_rpc.py", "eventlet_drops.py",
         "celery_throughput.py", "export_throughput.py", "envelope_cost.py", "startup.py",
+        "http_client_instructions.py",
     ):
         tables.append(session.run(
             "python", f"benchmarks/{script}", silent=True, env={"PYTHONWARNINGS": "ignore"}
@@ -79,6 +80,7 @@ def bench(session: nox.Session) -> None:
 
 
 NAMEKO_TESTS = ["tests/test_nameko.py", "tests/test_dropin_dispatcher.py"]
+HTTP_CLIENT_TESTS = ["tests/test_http_clients.py", "tests/test_http_client_headers.py"]
 MATRIX = {
     "nameko-2.14": (["nameko==2.14.1"], NAMEKO_TESTS),
     "nameko-3.0": (["nameko==3.0.0rc11"], NAMEKO_TESTS),
@@ -86,6 +88,8 @@ MATRIX = {
     "flask-3": (["flask>=3,<4"], ["tests/test_flask.py"]),
     "celery-5.3": (["celery==5.3.6"], ["tests/test_celery.py"]),
     "celery-5-newest": (["celery>=5.3,<6"], ["tests/test_celery.py"]),
+    # requests 2.30 was the first to allow urllib3 2; later ones still take 1.26
+    "urllib3-1.26": (["urllib3>=1.26,<2", "requests>=2.31,<3"], HTTP_CLIENT_TESTS),
 }
 
 
