@@ -15,7 +15,7 @@ again (the propagator's inject is most of a hook's cost) would only throw them a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from urllib.parse import urlsplit
 
 from eventlog_instrument import constants as c
@@ -57,9 +57,9 @@ def host_of(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
-def missing_headers(added: dict[str, str], present: Iterable[str]) -> dict[str, str]:
-    """Of ``added``, those whose name (in any case) is not among the ``present`` names."""
-    taken = {name.lower() for name in present}
+def missing_headers(added: dict[str, str], taken: Set[str]) -> dict[str, str]:
+    """Of ``added``, those whose name, lower-cased, is not among the ``taken`` names
+    (lower-case already: the caller built them to look for ``X-Call-Stack``)."""
     return {name: value for name, value in added.items() if name.lower() not in taken}
 
 
