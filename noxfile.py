@@ -71,6 +71,7 @@ def bench(session: nox.Session) -> None:
         "celery_throughput.py", "export_throughput.py", "envelope_cost.py", "startup.py",
         "django_instructions.py",
         "flask_logs_instructions.py",
+        "http_client_instructions.py",
     ):
         tables.append(session.run(
             "python", f"benchmarks/{script}", silent=True, env={"PYTHONWARNINGS": "ignore"}
@@ -84,6 +85,7 @@ def bench(session: nox.Session) -> None:
 NAMEKO_TESTS = ["tests/test_nameko.py", "tests/test_dropin_dispatcher.py"]
 DJANGO_TESTS = ["tests/test_django.py", "tests/test_django_inprocess.py",
                 "tests/test_django_launch.py", "tests/test_django_chain.py"]
+HTTP_CLIENT_TESTS = ["tests/test_http_clients.py", "tests/test_http_client_headers.py"]
 MATRIX = {
     "nameko-2.14": (["nameko==2.14.1"], NAMEKO_TESTS),
     "nameko-3.0": (["nameko==3.0.0rc11"], NAMEKO_TESTS),
@@ -93,6 +95,8 @@ MATRIX = {
     "celery-5-newest": (["celery>=5.3,<6"], ["tests/test_celery.py"]),
     "django-4.2": (["django>=4.2,<4.3", "djangorestframework"], DJANGO_TESTS),
     "django-5.2": (["django>=5.2,<5.3", "djangorestframework"], DJANGO_TESTS),
+    # requests 2.30 was the first to allow urllib3 2; later ones still take 1.26
+    "urllib3-1.26": (["urllib3>=1.26,<2", "requests>=2.31,<3"], HTTP_CLIENT_TESTS),
 }
 
 

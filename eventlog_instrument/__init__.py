@@ -4,6 +4,9 @@
     EventLogInstrumentor().instrument()
     dispatch_event("order_placed", {"order_id": 42}, metadata={"tenant": "acme"})
 
+``call_headers()`` and ``continued_call(...)`` carry call stacks over transports the
+package does not instrument (see :mod:`eventlog_instrument.transport`).
+
 The public names are imported on first use, so ``import eventlog_instrument`` is cheap
 (the launcher and the start-up hook need it before a program starts) and does not need
 Nameko (only ``EventLogDispatcher`` does).
@@ -20,12 +23,15 @@ if TYPE_CHECKING:
     from eventlog_instrument.nameko_dispatcher import EventLogDispatcher
     from eventlog_instrument.settings import SettingsError
     from eventlog_instrument.switch import EventLogInstrumentor
+    from eventlog_instrument.transport import call_headers, continued_call
 
 __all__ = [
     "EventLogDispatcher",
     "EventLogInstrumentor",
     "SettingsError",
     "__version__",
+    "call_headers",
+    "continued_call",
     "dispatch_event",
 ]
 
@@ -34,6 +40,8 @@ _PUBLIC = {
     "EventLogInstrumentor": "eventlog_instrument.switch",
     "SettingsError": "eventlog_instrument.settings",
     "dispatch_event": "eventlog_instrument.events",
+    "call_headers": "eventlog_instrument.transport",
+    "continued_call": "eventlog_instrument.transport",
 }
 
 

@@ -116,7 +116,9 @@ HEADERS = st.fixed_dictionaries(
 
 
 @FUZZ
-@given(path=st.sampled_from(["/orders/1", "/orders/x", "/", "/%0d%0a", "/\u65e5"]) | HEADER_TEXT.map("/".__add__),
+# one leading slash: the test client reads "//x" as a URL whose host is x, not as a path
+@given(path=st.sampled_from(["/orders/1", "/orders/x", "/", "/%0d%0a", "/\u65e5"])
+       | HEADER_TEXT.map(lambda text: "/" + text.lstrip("/")),
        headers=HEADERS)
 def test_flask_answers_as_uninstrumented_with_exactly_one_safe_event(pipeline, path, headers):
     import flask

@@ -166,3 +166,33 @@ def test_a_disabled_client_instrumentation_adds_nothing(pipeline, recorder, clie
 
     [headers] = received
     assert "x-call-stack" not in headers
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_request_that_carries_a_stack_gets_nothing_more(pipeline, recorder, client: Client):
+    """Its propagation is done already (by the caller, or requests before urllib3)."""
+    pipeline()
+    port, received = recorder
+    with inside_call():
+        client(f"http://127.0.0.1:{port}/", {"X-Call-Stack": "mine.1"})
+
+    [headers] = received
+    assert headers["x-call-stack"] == "mine.1"
+    assert "traceparent" not in headers
+
+
+def test_urllib3_under_requests_does_not_compute_the_headers_again(pipeline, recorder, monkeypatch):
+    from eventlog_instrument.instrumentors import http_client
+
+    pipeline()
+    port, received = recorder
+    computed = []
+    original = http_client.propagation_headers
+    monkeypatch.setattr(http_client, "propagation_headers",
+                        lambda *args: computed.append(args) or original(*args))
+    with inside_call() as call:
+        by_requests(f"http://127.0.0.1:{port}/", {})
+
+    assert len(computed) == 1
+    [headers] = received
+    assert headers["x-call-stack"] == f"gateway.checkout.1,{call.call_id}"

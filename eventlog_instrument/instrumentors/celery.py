@@ -23,6 +23,13 @@ of valid call ids (see :mod:`eventlog_instrument.calls`) starts a fresh stack, a
 malformed trace header (of the wrong type, say) a fresh trace; the task runs and gets
 its event either way. The task name goes into the call id as a safe name.
 
+Canvas needs nothing more, since every member is published through the same signal by
+whoever publishes it: a ``group``'s members and a ``chord``'s header tasks extend the
+call that applies them; a ``chain``'s first task extends that call and each later one
+the task before it, which publishes it when it finishes; a chord's callback extends the
+header task that finishes last, which publishes it (the result backend's
+``on_chord_part_return`` runs inside that task's call). All stay in the caller's trace.
+
 Prefork: each pool child builds its own exporter connections and thread after the
 fork, and flushes its pending events when it exits (``worker_max_tasks_per_child``,
 pool shrink, warm shutdown) within ``EVENTLOG_SHUTDOWN_TIMEOUT``.

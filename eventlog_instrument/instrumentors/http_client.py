@@ -6,13 +6,16 @@ separated, as the Flask instrumentor reads it), and the configured propagator's 
 (``traceparent``, ...). The callee appends its own call id: a client request is not an
 event and adds no call id of its own. Outside a call nothing is added, and a host named
 by ``EVENTLOG_HTTP_CLIENT_EXCLUDED_HOSTS`` gets nothing either. A header the caller set
-itself, in any letter case, is never overwritten.
+itself, in any letter case, is never overwritten, and a request that already carries
+``X-Call-Stack`` gets nothing more: the caller, or an outer client's hook (requests
+sends through urllib3), has propagated it already, and computing the trace headers
+again (the propagator's inject is most of a hook's cost) would only throw them away.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from urllib.parse import urlsplit
 
 from eventlog_instrument import constants as c
@@ -29,8 +32,11 @@ class HttpClientInstrumentor(FrameworkInstrumentor):
         header names; ``None`` when there are none (outside a call, say)."""
         if suppressed() or self.settings is None:
             return None
+        taken = {name.lower() for name in present}
+        if _STACK_NAME in taken:
+            return None
         added = propagation_headers(self.settings.http_client_excluded_hosts, host)
-        return missing_headers(added, present) if added else None
+        return missing_headers(added, taken) if added else None
 
 @guarded("compute the propagation headers of an outgoing HTTP request")
 def propagation_headers(
@@ -51,10 +57,13 @@ def host_of(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
-def missing_headers(added: dict[str, str], present: Iterable[str]) -> dict[str, str]:
-    """Of ``added``, those whose name (in any case) is not among the ``present`` names."""
-    taken = {name.lower() for name in present}
+def missing_headers(added: dict[str, str], taken: Set[str]) -> dict[str, str]:
+    """Of ``added``, those whose name, lower-cased, is not among the ``taken`` names
+    (lower-case already: the caller built them to look for ``X-Call-Stack``)."""
     return {name: value for name, value in added.items() if name.lower() not in taken}
+
+
+_STACK_NAME = c.CALL_STACK_HTTP_HEADER.lower()
 
 
 def _excluded(patterns: tuple[re.Pattern[str], ...], host: str) -> bool:

@@ -11,7 +11,7 @@ QUEUE = os.environ.get("CELERY_TEST_QUEUE", "celery")
 app = Celery(
     "tasks",
     broker=os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
-    backend="rpc://",
+    backend=os.environ.get("CELERY_RESULT_BACKEND", "rpc://"),
 )
 app.conf.task_default_queue = QUEUE
 app.conf.worker_hijack_root_logger = False
