@@ -1,10 +1,12 @@
 """The application's ``logging`` records: kept with the call that logged them, and the
 call's ids on every record.
 
-Installed by ``instrument()`` unless ``EVENTLOG_CAPTURE_LOG_LEVEL`` is ``off`` (then
-nothing is installed at all), removed by ``uninstrument()``:
+Installed by ``instrument()``, removed by ``uninstrument()``; the call ids on records do
+not depend on capture, so an application whose format string uses them keeps working
+when capture is turned off:
 
-* ``logging.Logger.callHandlers`` is wrapped: it is called once per record that passed
+* ``logging.Logger.callHandlers`` is wrapped, unless ``EVENTLOG_CAPTURE_LOG_LEVEL`` is
+  ``off``: it is called once per record that passed
   the logger's own level and filters, on the logger that made it, before the record
   walks up to the handlers. So the application's levels decide what is captured, a
   logger with ``propagate=False`` is captured too, and the handlers receive exactly
@@ -56,6 +58,7 @@ _SCRUB_MARGIN = 1024
 """Characters kept past ``EVENTLOG_MAX_VALUE_LENGTH``, so a credential across the limit
 is still scrubbed when the event is built."""
 _WRAPPED = ("callHandlers", "makeRecord")
+_CORRELATION_ONLY = ("makeRecord",)
 
 
 class _State:
@@ -70,15 +73,16 @@ class _State:
 
 
 def install(settings: Settings) -> None:
-    """Capture records and add the call ids to them, unless the level is ``off``."""
-    level = settings.capture_log_level
-    if level is None or _State.originals:
+    """Add the call ids to records, and capture them unless the level is ``off``."""
+    if _State.originals:
         return
-    _State.level = level
+    level = settings.capture_log_level
+    if level is not None:
+        _State.level = level
     _State.most = settings.capture_log_max_records
     _State.keep = settings.max_value_length + _SCRUB_MARGIN
     hooks = {"callHandlers": _call_handlers, "makeRecord": _make_record}
-    for name in _WRAPPED:
+    for name in _WRAPPED if level is not None else _CORRELATION_ONLY:
         original = vars(logging.Logger)[name]
         _State.originals[name] = original
         setattr(logging.Logger, name, wrapt.FunctionWrapper(original, hooks[name]))
@@ -111,9 +115,9 @@ def uninstall() -> None:
     _last_made = (None, None, None)
 
 
-def is_installed() -> bool:
+def capturing() -> bool:
     """Whether records are being captured (the level is not ``off``)."""
-    return bool(_State.originals)
+    return "callHandlers" in _State.originals
 
 
 def _call_handlers(wrapped: Any, logger: Any, args: Any, kwargs: Any) -> Any:

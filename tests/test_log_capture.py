@@ -198,20 +198,26 @@ def test_a_users_extra_with_the_same_names_wins_and_never_raises(pipeline, log):
     assert stream.getvalue().splitlines() == [f"user-id|{span_id}|mine", f"{call_id}|{span_id}|ours"]
 
 
-def test_off_installs_nothing_and_uninstrument_restores_logging_exactly(pipeline, log):
+def test_off_captures_nothing_but_keeps_the_ids_and_uninstrument_restores_logging(pipeline, log):
     from eventlog_instrument import EventLogInstrumentor
 
     factory = logging.getLogRecordFactory()
     methods = (vars(logging.Logger)["callHandlers"], vars(logging.Logger)["makeRecord"])
     memory = pipeline(capture_log_level="off")
-    assert logging.getLogRecordFactory() is factory
-    assert (vars(logging.Logger)["callHandlers"], vars(logging.Logger)["makeRecord"]) == methods
-    with call():
+    assert vars(logging.Logger)["callHandlers"] is methods[0], "no capture hook"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(eventlog_call_id)s|%(message)s"))
+    log.addHandler(handler)
+    log.error("outside")
+    with call() as call_id:
         log.error("not captured")
     [event] = fired(memory)
     assert "logs" not in event["data"]
-    assert not hasattr(logging.makeLogRecord({}), "eventlog_call_id")
+    assert stream.getvalue().splitlines() == ["|outside", f"{call_id}|not captured"]
     EventLogInstrumentor().uninstrument()
+    assert logging.getLogRecordFactory() is factory
+    assert (vars(logging.Logger)["callHandlers"], vars(logging.Logger)["makeRecord"]) == methods
 
     pipeline()
     assert logging.getLogRecordFactory() is not factory

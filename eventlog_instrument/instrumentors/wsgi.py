@@ -244,7 +244,7 @@ class _EndsSpanOnClose:
     def __iter__(self) -> Iterator[bytes]:
         try:
             span = self._request.span
-            if span is not None and log_capture.is_installed():
+            if span is not None and log_capture.capturing():
                 yield from _current_while_made(self._response, span)
             else:
                 yield from self._response
