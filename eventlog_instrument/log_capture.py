@@ -137,36 +137,41 @@ def _capture(logger: logging.Logger, record: logging.LogRecord) -> None:
         reserved = reserved_record(span)
     if (
         reserved is None
-        or c.ATTR_CALL_ID not in reserved
-        or reserved.get(c.ATTR_AUTO_CAPTURE) is False
+        or _CALL_ID not in reserved
+        or reserved.get(_AUTO_CAPTURE) is False
         or not span.is_recording()
     ):
         return
     captured = reserved.get(LOGS_KEY)
     if captured is None:
-        captured = reserved.setdefault(LOGS_KEY, CapturedLogs())
-    captured.add(_entry(record, getattr(span, "start_time", None) or 0), _State.most)
+        started_ns = getattr(span, "start_time", None) or 0
+        captured = reserved.setdefault(LOGS_KEY, CapturedLogs(started_ns, _State.most))
+    captured.add(_entry(record))
 
 
-def _entry(record: logging.LogRecord, started_ns: int) -> LogEntry:
+_CALL_ID = c.ATTR_CALL_ID
+_AUTO_CAPTURE = c.ATTR_AUTO_CAPTURE
+
+
+def _entry(record: logging.LogRecord) -> LogEntry:
+    """What is kept of ``record``, made now since its arguments may change after the
+    logging call; the rest (the offset, scrubbing) is left to the export thread."""
     try:
         message = record.getMessage()
     except Exception:  # the application's own handlers report its bad arguments
         message = str(record.msg)
-    error_type = error_message = None
+    keep = _State.keep
     exc_info = record.exc_info
-    if exc_info and exc_info[1] is not None:
-        error = exc_info[1]
-        error_type = type(error).__name__
-        try:
-            error_message = str(error)[: _State.keep]
-        except Exception:
-            error_message = f"(the message of this {error_type} cannot be shown)"
-    offset_ns = int(record.created * 1e9) - started_ns if started_ns else 0
-    return LogEntry(
-        record.levelname, record.name, message[: _State.keep], offset_ns,
-        error_type, error_message,
-    )
+    if not exc_info or exc_info[1] is None:
+        return (record.levelname, record.name, message[:keep], record.created, None, None)
+    error = exc_info[1]
+    error_type = type(error).__name__
+    try:
+        error_message = str(error)[:keep]
+    except Exception:
+        error_message = f"(the message of this {error_type} cannot be shown)"
+    return (record.levelname, record.name, message[:keep], record.created, error_type,
+            error_message)
 
 
 _last_made: tuple[object, Any, dict[str, Any] | None] = (None, None, None)
