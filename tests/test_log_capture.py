@@ -277,3 +277,29 @@ def test_hostile_messages_stay_strict_json_and_never_reach_the_app(pipeline, log
     assert first["message"] == "line\r\nbreak \u00e9\u4e2d \ufffd end"
     assert (second["error_type"], second["error_message"]) == (
         "ValueError", "(the message of this ValueError cannot be shown)")
+
+
+def test_only_a_body_that_runs_the_apps_code_is_made_with_the_span_current():
+    import flask
+
+    from eventlog_instrument.instrumentors.wsgi_body import body_made
+
+    app = flask.Flask("bodies")
+    app.add_url_rule("/made", "made", lambda: "ok")
+    app.add_url_rule("/streamed", "streamed", lambda: flask.Response(iter(["a", "b"])))
+
+    def body(path: str, method: str = "GET") -> object:
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "t",
+                   "SERVER_PORT": "80", "wsgi.url_scheme": "http", "QUERY_STRING": ""}
+        return app(environ, lambda *args: None)
+
+    class Hostile:
+        def __getattr__(self, name: str) -> object:
+            raise RuntimeError(name)
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter(())
+
+    assert [body_made(b) for b in ([b"x"], (b"x",), body("/made"), body("/made", "HEAD"))] == [
+        True] * 4
+    assert [body_made(b) for b in (body("/streamed"), iter([b"x"]), Hostile())] == [False] * 3
