@@ -2,10 +2,11 @@
 
 A view logging three warnings beside a plain view, each bare, instrumented with
 ``EVENTLOG_CAPTURE_LOG_LEVEL=WARNING`` (the default: the three records go into the
-event, every record gets the call ids) and with ``off`` (nothing installed). Counted
-as ``flask_instructions.py`` counts: one run with one timed request and one with
-``--requests`` more, export thread included. The app's logger writes each record
-through a formatting handler to ``/dev/null``, as an application's handler would.
+event, every record gets the call ids) and with ``off`` (no capture; the records still
+get the call ids). Counted as ``flask_instructions.py`` counts: one run with one timed
+request and one with ``--requests`` more, export thread included. The app's logger
+writes each record through a formatting handler to ``/dev/null``, as an application's
+handler would.
 """
 
 from __future__ import annotations

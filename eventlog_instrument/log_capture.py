@@ -1,10 +1,12 @@
 """The application's ``logging`` records: kept with the call that logged them, and the
 call's ids on every record.
 
-Installed by ``instrument()`` unless ``EVENTLOG_CAPTURE_LOG_LEVEL`` is ``off`` (then
-nothing is installed at all), removed by ``uninstrument()``:
+Installed by ``instrument()``, removed by ``uninstrument()``; the call ids on records do
+not depend on capture, so an application whose format string uses them keeps working
+when capture is turned off:
 
-* ``logging.Logger.callHandlers`` is wrapped: it is called once per record that passed
+* ``logging.Logger.callHandlers`` is wrapped, unless ``EVENTLOG_CAPTURE_LOG_LEVEL`` is
+  ``off``: it is called once per record that passed
   the logger's own level and filters, on the logger that made it, before the record
   walks up to the handlers. So the application's levels decide what is captured, a
   logger with ``propagate=False`` is captured too, and the handlers receive exactly
@@ -56,6 +58,7 @@ _SCRUB_MARGIN = 1024
 """Characters kept past ``EVENTLOG_MAX_VALUE_LENGTH``, so a credential across the limit
 is still scrubbed when the event is built."""
 _WRAPPED = ("callHandlers", "makeRecord")
+_CORRELATION_ONLY = ("makeRecord",)
 
 
 class _State:
@@ -70,15 +73,16 @@ class _State:
 
 
 def install(settings: Settings) -> None:
-    """Capture records and add the call ids to them, unless the level is ``off``."""
-    level = settings.capture_log_level
-    if level is None or _State.originals:
+    """Add the call ids to records, and capture them unless the level is ``off``."""
+    if _State.originals:
         return
-    _State.level = level
+    level = settings.capture_log_level
+    if level is not None:
+        _State.level = level
     _State.most = settings.capture_log_max_records
     _State.keep = settings.max_value_length + _SCRUB_MARGIN
     hooks = {"callHandlers": _call_handlers, "makeRecord": _make_record}
-    for name in _WRAPPED:
+    for name in _WRAPPED if level is not None else _CORRELATION_ONLY:
         original = vars(logging.Logger)[name]
         _State.originals[name] = original
         setattr(logging.Logger, name, wrapt.FunctionWrapper(original, hooks[name]))
@@ -111,9 +115,9 @@ def uninstall() -> None:
     _last_made = (None, None, None)
 
 
-def is_installed() -> bool:
+def capturing() -> bool:
     """Whether records are being captured (the level is not ``off``)."""
-    return bool(_State.originals)
+    return "callHandlers" in _State.originals
 
 
 def _call_handlers(wrapped: Any, logger: Any, args: Any, kwargs: Any) -> Any:
@@ -133,36 +137,41 @@ def _capture(logger: logging.Logger, record: logging.LogRecord) -> None:
         reserved = reserved_record(span)
     if (
         reserved is None
-        or c.ATTR_CALL_ID not in reserved
-        or reserved.get(c.ATTR_AUTO_CAPTURE) is False
+        or _CALL_ID not in reserved
+        or reserved.get(_AUTO_CAPTURE) is False
         or not span.is_recording()
     ):
         return
     captured = reserved.get(LOGS_KEY)
     if captured is None:
-        captured = reserved.setdefault(LOGS_KEY, CapturedLogs())
-    captured.add(_entry(record, getattr(span, "start_time", None) or 0), _State.most)
+        started_ns = getattr(span, "start_time", None) or 0
+        captured = reserved.setdefault(LOGS_KEY, CapturedLogs(started_ns, _State.most))
+    captured.add(_entry(record))
 
 
-def _entry(record: logging.LogRecord, started_ns: int) -> LogEntry:
+_CALL_ID = c.ATTR_CALL_ID
+_AUTO_CAPTURE = c.ATTR_AUTO_CAPTURE
+
+
+def _entry(record: logging.LogRecord) -> LogEntry:
+    """What is kept of ``record``, made now since its arguments may change after the
+    logging call; the rest (the offset, scrubbing) is left to the export thread."""
     try:
         message = record.getMessage()
     except Exception:  # the application's own handlers report its bad arguments
         message = str(record.msg)
-    error_type = error_message = None
+    keep = _State.keep
     exc_info = record.exc_info
-    if exc_info and exc_info[1] is not None:
-        error = exc_info[1]
-        error_type = type(error).__name__
-        try:
-            error_message = str(error)[: _State.keep]
-        except Exception:
-            error_message = f"(the message of this {error_type} cannot be shown)"
-    offset_ns = int(record.created * 1e9) - started_ns if started_ns else 0
-    return LogEntry(
-        record.levelname, record.name, message[: _State.keep], offset_ns,
-        error_type, error_message,
-    )
+    if not exc_info or exc_info[1] is None:
+        return (record.levelname, record.name, message[:keep], record.created, None, None)
+    error = exc_info[1]
+    error_type = type(error).__name__
+    try:
+        error_message = str(error)[:keep]
+    except Exception:
+        error_message = f"(the message of this {error_type} cannot be shown)"
+    return (record.levelname, record.name, message[:keep], record.created, error_type,
+            error_message)
 
 
 _last_made: tuple[object, Any, dict[str, Any] | None] = (None, None, None)

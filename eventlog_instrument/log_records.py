@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from eventlog_instrument import constants as c
 from eventlog_instrument.strict_json import ValueRules
@@ -22,42 +22,42 @@ LOGS = "logs"
 LOGS_DROPPED = "logs_dropped"
 
 
-class LogEntry(NamedTuple):
-    """What an event keeps of one record."""
-
-    level: str
-    logger: str
-    message: str
-    offset_ns: int
-    """Since the call started; rounded to milliseconds on the export thread, since
-    ``round`` to digits costs more than the rest of the capture."""
-    error_type: str | None
-    error_message: str | None
+LogEntry = tuple[str, str, str, float, "str | None", "str | None"]
+"""What an event keeps of one record: its level name, logger name, message, ``created``
+time, and its exception's type and message (or ``None``). A plain tuple: a named one
+costs a Python call per record on the application's thread."""
 
 
 class CapturedLogs:
     """The records of one call, the first ``most`` kept and the others counted.
 
-    Records may come from several threads or greenthreads of the call at once.
+    Records may come from several threads or greenthreads of the call at once. A record
+    is kept without the lock (appending is atomic): two threads may both keep one past
+    ``most``, and :meth:`snapshot` counts those as dropped.
     """
 
-    __slots__ = ("_lock", "dropped", "entries")
+    __slots__ = ("_lock", "dropped", "entries", "most", "started_ns")
 
-    def __init__(self) -> None:
+    def __init__(self, started_ns: int, most: int) -> None:
+        self.started_ns = started_ns
+        """When the call started (0 if unknown: every offset is then 0)."""
+        self.most = most
         self.entries: list[LogEntry] = []
         self.dropped = 0
         self._lock = threading.Lock()
 
-    def add(self, entry: LogEntry, most: int) -> None:
-        with self._lock:
-            if len(self.entries) < most:
-                self.entries.append(entry)
-            else:
+    def add(self, entry: LogEntry) -> None:
+        if len(self.entries) < self.most:
+            self.entries.append(entry)
+        else:
+            with self._lock:
                 self.dropped += 1
 
     def snapshot(self) -> tuple[list[LogEntry], int]:
         with self._lock:
-            return list(self.entries), self.dropped
+            entries, dropped = list(self.entries), self.dropped
+        kept = entries[: self.most]
+        return kept, dropped + len(entries) - len(kept)
 
 
 def logs_data(
@@ -69,7 +69,7 @@ def logs_data(
     entries, dropped = captured.snapshot()
     data: dict[str, Any] = {}
     if entries:
-        data[LOGS] = [_item(entry, f"data.logs[{index}].", rules, scrub)
+        data[LOGS] = [_item(entry, captured.started_ns, f"data.logs[{index}].", rules, scrub)
                       for index, entry in enumerate(entries)]
     if dropped:
         data[LOGS_DROPPED] = dropped
@@ -77,15 +77,17 @@ def logs_data(
 
 
 def _item(
-    entry: LogEntry, where: str, rules: ValueRules, scrub: Callable[[str], str]
+    entry: LogEntry, started_ns: int, where: str, rules: ValueRules, scrub: Callable[[str], str]
 ) -> dict[str, Any]:
+    level, logger, message, created, error_type, error_message = entry
+    offset_ns = int(created * 1e9) - started_ns if started_ns else 0
     item: dict[str, Any] = {
-        "level": rules.ready(entry.level, where + "level"),
-        "logger": rules.ready(entry.logger, where + "logger"),
-        "message": rules.free_text(entry.message, where + "message", scrub),
-        "offset_ms": round(max(entry.offset_ns, 0) / 1_000_000, 3),
+        "level": rules.ready(level, where + "level"),
+        "logger": rules.ready(logger, where + "logger"),
+        "message": rules.free_text(message, where + "message", scrub),
+        "offset_ms": round(max(offset_ns, 0) / 1_000_000, 3),
     }
-    if entry.error_type is not None:
-        item["error_type"] = rules.ready(entry.error_type, where + "error_type")
-        item["error_message"] = rules.free_text(entry.error_message, where + "error_message", scrub)
+    if error_type is not None:
+        item["error_type"] = rules.ready(error_type, where + "error_type")
+        item["error_message"] = rules.free_text(error_message, where + "error_message", scrub)
     return item

@@ -37,8 +37,7 @@ class LogSettings:
         accepted=", ".join(LOG_LEVELS) + " or " + OFF,
         default="WARNING",
         help="Lowest level of the logging records a call's entrypoint_fired event keeps in "
-        "data.logs; off installs no log hook at all (and adds no eventlog_* attributes "
-        "to records).",
+        "data.logs; off captures none (records still carry the eventlog_* call ids).",
     )
     capture_log_max_records = Setting(
         parse=record_count,

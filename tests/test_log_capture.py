@@ -198,20 +198,26 @@ def test_a_users_extra_with_the_same_names_wins_and_never_raises(pipeline, log):
     assert stream.getvalue().splitlines() == [f"user-id|{span_id}|mine", f"{call_id}|{span_id}|ours"]
 
 
-def test_off_installs_nothing_and_uninstrument_restores_logging_exactly(pipeline, log):
+def test_off_captures_nothing_but_keeps_the_ids_and_uninstrument_restores_logging(pipeline, log):
     from eventlog_instrument import EventLogInstrumentor
 
     factory = logging.getLogRecordFactory()
     methods = (vars(logging.Logger)["callHandlers"], vars(logging.Logger)["makeRecord"])
     memory = pipeline(capture_log_level="off")
-    assert logging.getLogRecordFactory() is factory
-    assert (vars(logging.Logger)["callHandlers"], vars(logging.Logger)["makeRecord"]) == methods
-    with call():
+    assert vars(logging.Logger)["callHandlers"] is methods[0], "no capture hook"
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(eventlog_call_id)s|%(message)s"))
+    log.addHandler(handler)
+    log.error("outside")
+    with call() as call_id:
         log.error("not captured")
     [event] = fired(memory)
     assert "logs" not in event["data"]
-    assert not hasattr(logging.makeLogRecord({}), "eventlog_call_id")
+    assert stream.getvalue().splitlines() == ["|outside", f"{call_id}|not captured"]
     EventLogInstrumentor().uninstrument()
+    assert logging.getLogRecordFactory() is factory
+    assert (vars(logging.Logger)["callHandlers"], vars(logging.Logger)["makeRecord"]) == methods
 
     pipeline()
     assert logging.getLogRecordFactory() is not factory
@@ -271,3 +277,29 @@ def test_hostile_messages_stay_strict_json_and_never_reach_the_app(pipeline, log
     assert first["message"] == "line\r\nbreak \u00e9\u4e2d \ufffd end"
     assert (second["error_type"], second["error_message"]) == (
         "ValueError", "(the message of this ValueError cannot be shown)")
+
+
+def test_only_a_body_that_runs_the_apps_code_is_made_with_the_span_current():
+    import flask
+
+    from eventlog_instrument.instrumentors.wsgi_body import body_made
+
+    app = flask.Flask("bodies")
+    app.add_url_rule("/made", "made", lambda: "ok")
+    app.add_url_rule("/streamed", "streamed", lambda: flask.Response(iter(["a", "b"])))
+
+    def body(path: str, method: str = "GET") -> object:
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "t",
+                   "SERVER_PORT": "80", "wsgi.url_scheme": "http", "QUERY_STRING": ""}
+        return app(environ, lambda *args: None)
+
+    class Hostile:
+        def __getattr__(self, name: str) -> object:
+            raise RuntimeError(name)
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter(())
+
+    assert [body_made(b) for b in ([b"x"], (b"x",), body("/made"), body("/made", "HEAD"))] == [
+        True] * 4
+    assert [body_made(b) for b in (body("/streamed"), iter([b"x"]), Hostile())] == [False] * 3

@@ -110,10 +110,13 @@ def test_the_apps_own_lines_carry_the_call_id_of_their_event(info_level):
                        "lookup failed"], "the handler gets every record, capture or not"
 
 
-def test_off_captures_nothing(off):
-    get(off, "/mixed")
+def test_off_captures_nothing_and_the_apps_lines_still_carry_the_call_id(off):
+    call_id = get(off, "/mixed").headers["X-Call-Id"]
     event = event_of(off)
-    assert event["entrypoint_name"] == "mixed"
+    assert event["call_id"] == call_id
     assert "logs" not in event["data"] and "logs_dropped" not in event["data"]
-    lines = off.app_log.read_text()
-    assert "logshop starting" not in lines, "no eventlog_call_id attribute: the format fails"
+    lines = off.app_log.read_text().splitlines()
+    assert lines == [" logshop starting", f"{call_id} never kept: below INFO",
+                     f"{call_id} looking up order 7", f"{call_id} stock low: 2 left",
+                     f"{call_id} lookup failed", *lines[5:]]
+    assert lines[5] == "Traceback (most recent call last):", "logging printed no error"

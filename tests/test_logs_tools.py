@@ -1,10 +1,13 @@
-"""``eventlog tail --level`` and the text format's log records, against the real RabbitMQ."""
+"""``eventlog tail --level``, and the log records in the text of ``tail`` and ``inspect``, against the real RabbitMQ."""
 
 from __future__ import annotations
 
 import json
 
-from tests.test_tools import Tail, envelope, publish_amqp, run_tool
+import kombu
+
+from tests.support.brokers import AMQP_URI
+from tests.test_tools import Tail, _declare_queue, envelope, publish_amqp, run_tool
 
 
 def logs(*records: tuple[str, str], **extra) -> dict:
@@ -41,3 +44,25 @@ def test_a_bad_level_is_one_line_and_exit_2():
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(
         "argument --level: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'loud'")
+
+
+def test_inspect_prints_a_calls_records_under_it_as_tail_does(rabbitmq, service_name):
+    name = f"inspect-{service_name}"
+    failed = envelope(service_name, "d", [f"{service_name}.d.4"], 3.0,
+                      **logs(("WARNING", "low\rstock"), ("ERROR", "failed")), logs_dropped=2)
+    with kombu.Connection(AMQP_URI) as connection:
+        channel = connection.channel()
+        _declare_queue(channel, name)
+        kombu.Producer(channel).publish(failed, routing_key=name, serializer="json")
+        try:
+            result = run_tool("inspect", name)
+            assert (result.returncode, result.stdout) == (0, (
+                f"2026-11-23T10:00:00+00:00 {service_name}.d (Rpc) entrypoint_fired 3.0 ms ok "
+                f"[{service_name}.d.4]\n"
+                "    +0.0 ms WARNING app: low\\rstock\n"
+                "    +1.2 ms ERROR app: failed\n"
+                "    ... 2 more record(s) not kept\n"
+            )), result.stderr
+            assert json.loads(channel.basic_get(name, no_ack=True).body) == failed, "left in place"
+        finally:
+            channel.queue_delete(name)

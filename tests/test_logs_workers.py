@@ -1,4 +1,4 @@
-"""Log capture in a Celery prefork worker and a Nameko service under
+"""Log capture in a Celery worker (prefork and solo) and a Nameko service under
 ``eventlog-instrument``: two calls logging at once, each record in its own call's event,
 a Nameko worker's greenthread included."""
 
@@ -8,6 +8,7 @@ import json
 import uuid
 
 import logs_celery
+import pytest
 
 from tests.support.brokers import AMQP_URI, BoundQueue, queue_consumed
 from tests.support.processes import rpc
@@ -30,12 +31,15 @@ def assert_own_records_only(events: list[dict], expected: dict[str, list[str]]) 
         assert "logs_dropped" not in event["data"]
 
 
-def test_celery_prefork_tasks_logging_at_once_keep_their_own_records(tmp_path, rabbitmq):
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_celery_tasks_logging_at_once_keep_their_own_records(tmp_path, rabbitmq, pool):
+    """prefork: two child processes log at once; solo: the tasks run one after the other
+    in the worker's own process, whose records must not leak from one task into the next."""
     service = f"logtasks{uuid.uuid4().hex[:8]}"
     queue_name = f"tasks-{service}"
     events = BoundQueue(service)
     worker = Launched(
-        ["celery", "-A", "logs_celery", "worker", "--pool", "prefork", "-c", "2", "-Q", queue_name,
+        ["celery", "-A", "logs_celery", "worker", "--pool", pool, "-c", "2", "-Q", queue_name,
          "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"{queue_name}@%h"],
         tmp_path, **exporting(service),
     )

@@ -46,6 +46,7 @@ from eventlog_instrument.instrumentors.hooks import (
     propagated_context,
     record_error,
 )
+from eventlog_instrument.instrumentors.wsgi_body import body_made, made_with_span_current
 from eventlog_instrument.settings import Settings
 
 _STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_")
@@ -244,8 +245,8 @@ class _EndsSpanOnClose:
     def __iter__(self) -> Iterator[bytes]:
         try:
             span = self._request.span
-            if span is not None and log_capture.is_installed():
-                yield from _current_while_made(self._response, span)
+            if span is not None and log_capture.capturing() and not body_made(self._response):
+                yield from made_with_span_current(self._response, span)
             else:
                 yield from self._response
         except Exception as error:  # the body failed mid-stream: the call failed
@@ -272,20 +273,3 @@ def incoming_call_stack(environ: dict[str, Any]) -> tuple[str, ...]:
     """The call ids of the request's ``X-Call-Stack`` to continue; ``()`` when it has
     none or a malformed one."""
     return parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
-
-
-def _current_while_made(response: Iterable[bytes], span: Span) -> Iterator[bytes]:
-    """The body's chunks, each made with the call's span current: a streamed body is made
-    after the view returned, and what it logs belongs to the call. Current only while a
-    chunk is made, never while the server writes it."""
-    current = trace.set_span_in_context(span)
-    chunks = iter(response)
-    while True:
-        token = context.attach(current)
-        try:
-            chunk = next(chunks)
-        except StopIteration:
-            return
-        finally:
-            context.detach(token)
-        yield chunk

@@ -10,7 +10,7 @@ from eventlog_instrument.settings import Settings
 from eventlog_instrument.tools.brokers import amqp_connection, queue_size
 from eventlog_instrument.tools.command import EXIT_USAGE, Command, ToolError
 from eventlog_instrument.tools.filters import positive
-from eventlog_instrument.tools.render import event_line
+from eventlog_instrument.tools.render import event_text
 
 
 def _add_inspect(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +52,7 @@ def _body_line(body: bytes | str, as_json: bool) -> str:
         return repr(text)
     if as_json or not isinstance(envelope, dict):
         return json.dumps(envelope)
-    return event_line(envelope)
+    return event_text(envelope)
 
 
 
