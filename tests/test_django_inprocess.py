@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.django_project import djshop_handler_class
 from tests.support.hostile import HEADER_TEXT, HEADERS, SAFE_CALL_ID, settled_count
 from tests.support.waiting import wait_until
 from tests.support.wsgi_calls import serve, serve_uninstrumented
@@ -19,19 +20,8 @@ FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCh
 
 @pytest.fixture(scope="module")
 def django_project() -> Any:
-    """Django set up with the ``djshop`` settings; the WSGI handler class."""
-    import os
-
-    import django
-
-    previous = os.environ.get("DJANGO_SETTINGS_MODULE")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "djshop.settings"
-    django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
-
-    yield WSGIHandler
-    if previous is None:
-        del os.environ["DJANGO_SETTINGS_MODULE"]
+    with djshop_handler_class() as handler_class:
+        yield handler_class
 
 
 def test_a_handler_built_before_instrument_is_covered_and_the_settings_package_names_the_service(
