@@ -1,36 +1,42 @@
 """Django (with Django REST framework): every request becomes a SERVER span and an
 ``entrypoint_fired`` event, through the shared WSGI layer.
 
-Nothing is added to the user's ``MIDDLEWARE``: the hooks are on Django's own classes,
-so handlers built before ``instrument()`` (a ``wsgi.py`` that instruments after
+Nothing is added to the user's ``MIDDLEWARE``: the hooks are on Django's own classes, so
+handlers built before ``instrument()`` (a ``wsgi.py`` that instruments after
 ``get_wsgi_application()``) are covered too. The Django test client does not go through
-the WSGI handler, and management commands and migrations serve no request: neither
-makes events.
+the WSGI handler, and management commands and migrations serve no request: neither makes
+events; nor do the static files ``runserver`` serves (its ``StaticFilesHandler``):
+development assets, not calls of the service.
 
 Envelope: ``service_name`` the configured service name (``EVENTLOG_SERVICE_NAME``), or
 the top package of the settings module (``shop`` for ``shop.settings``);
 ``entrypoint_protocol`` ``"Django"``; ``entrypoint_name`` the resolved URL's view name
 (its URL name, with its namespaces, ``orders:detail``; the view's dotted path when the
 route has no name), and for a Django REST framework viewset ``ViewSetName.action``
-(``OrderViewSet.retrieve``); a request no route matched (a 404, a redirect to the URL
-with a slash, a middleware answering before the URL was resolved) gets the fixed name
-``"unmatched"``: the path is never a name. ``data`` holds ``method``, ``route`` (the URL
-pattern, e.g. ``orders/<int:pk>/``; absent when unmatched), ``status_code`` and the
-keys every WSGI request has (see :mod:`eventlog_instrument.instrumentors.wsgi`): a 5xx
-and an unhandled exception are errors, with the exception's type and message; a 4xx
-is not, whether a view returned it or Django or DRF made it of an exception
-(``Http404``, ``PermissionDenied``, DRF's ``ValidationError``).
+(``OrderViewSet.retrieve``; a ``HEAD`` is named as its ``GET`` action); a request no
+route matched (a 404, a redirect to the URL with a slash, a middleware answering before
+the URL was resolved) gets the fixed name ``"unmatched"``: the path is never a name.
+``data`` holds ``method``, ``route`` (the URL pattern as written, e.g.
+``orders/<int:pk>/``, without the language ``i18n_patterns`` puts in front; absent when
+unmatched), ``status_code`` and the keys every WSGI request has (see
+:mod:`eventlog_instrument.instrumentors.wsgi`): a 5xx and an unhandled exception are
+errors, with the exception's type and message; a 4xx is not, whether a view returned it
+or Django or DRF made it of an exception (``Http404``, ``PermissionDenied``, DRF's
+``ValidationError``). A 5xx a DRF ``EXCEPTION_HANDLER`` answers keeps the exception it
+answered.
 
 The span starts once Django has resolved the URL, back-dated to the request's arrival;
 it is current from there to the end of the request (the view and the middleware's
 answer), so a Celery ``delay()``, a Nameko standalone RPC or outgoing HTTP in a view
-continues the request's stack. Middleware that runs before the URL is resolved runs
-outside it. The span ends when the response's body has been sent or closed (streamed
-and file responses included).
+continues the request's stack, also when Django runs the view in a copied context (an
+async-only middleware under WSGI); what was current before the request is current again
+after it. Middleware that runs before the URL is resolved runs outside it. The span ends
+when the response's body has been sent or closed (streamed and file responses included:
+a server's own ``wsgi.file_wrapper`` is handed back to it, so gunicorn still sends the
+file with ``sendfile()``).
 
-``EVENTLOG_DJANGO_EXCLUDED_URLS`` (regular expressions searched in the path) names
-requests that get no span at all.
-"""
+``EVENTLOG_DJANGO_EXCLUDED_URLS`` (regular expressions searched in the decoded path)
+names requests that get no span at all."""
 
 from __future__ import annotations
 
