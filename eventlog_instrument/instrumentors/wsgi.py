@@ -20,7 +20,9 @@ whole request all the same, and it is current from then to the end of the reques
 * The span ends with the error when the application raises, else when the body has
   been sent or closed, whichever comes first. A body that raises while it is sent (a
   streamed response failing mid-stream) ends it with that error: the outcome is
-  ``error`` with its type and message, and ``status_code`` stays the one sent.
+  ``error`` with its type and message, and ``status_code`` stays the one sent. A
+  response that is the server's own ``wsgi.file_wrapper`` object is handed back as it
+  is (gunicorn sends only that with ``sendfile()``), the span ending when it is closed.
 """
 
 from __future__ import annotations
