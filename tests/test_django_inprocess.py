@@ -4,63 +4,24 @@ environs (no server), events in the memory exporter. The served project is
 
 from __future__ import annotations
 
-import io
-import sys
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.django_project import djshop_handler_class
+from tests.support.hostile import HEADER_TEXT, HEADERS, SAFE_CALL_ID, settled_count
 from tests.support.waiting import wait_until
-from tests.test_hostile_requests import HEADER_TEXT, HEADERS, SAFE_CALL_ID, settled_count
+from tests.support.wsgi_calls import serve, serve_uninstrumented
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
 def django_project() -> Any:
-    """Django set up with the ``djshop`` settings; the WSGI handler class."""
-    import os
-
-    import django
-
-    previous = os.environ.get("DJANGO_SETTINGS_MODULE")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "djshop.settings"
-    django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
-
-    yield WSGIHandler
-    if previous is None:
-        del os.environ["DJANGO_SETTINGS_MODULE"]
-
-
-def environ(method: str, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    built = {
-        # a WSGI server hands the path's UTF-8 bytes over as latin-1 text
-        "REQUEST_METHOD": method, "PATH_INFO": path.encode().decode("latin-1"), "QUERY_STRING": "", "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
-        "wsgi.multiprocess": False, "wsgi.run_once": False, "HTTP_HOST": "testserver",
-    }
-    for name, value in (headers or {}).items():
-        built["HTTP_" + name.upper().replace("-", "_")] = value
-    return built
-
-
-def serve(handler: Any, method: str, path: str, headers: dict[str, str] | None = None) -> tuple[str, list, bytes]:
-    """Status, headers and body, the body read and closed as a WSGI server does."""
-    answer: dict[str, Any] = {}
-
-    def start_response(status: str, response_headers: list, exc_info: Any = None) -> None:
-        answer["status"], answer["headers"] = status, response_headers
-
-    response = handler(environ(method, path, headers), start_response)
-    try:
-        body = b"".join(response)
-    finally:
-        response.close()
-    return answer["status"], answer["headers"], body
+    with djshop_handler_class() as handler_class:
+        yield handler_class
 
 
 def test_a_handler_built_before_instrument_is_covered_and_the_settings_package_names_the_service(
@@ -123,24 +84,26 @@ def test_uninstrument_puts_djangos_own_methods_back(django_project, pipeline):
     assert (django_project.__call__, base.BaseHandler.resolve_request, exception.response_for_exception) == originals
 
 
+@pytest.fixture(scope="module")
+def fuzzed(django_project):
+    """One instrumentation and one handler for every example of the fuzz test."""
+    from eventlog_instrument import EventLogInstrumentor
+    from eventlog_instrument.exporters.memory import InMemoryEventExporter
+
+    memory = InMemoryEventExporter()
+    EventLogInstrumentor().instrument(exporters=[memory], service_name="fuzzed", bsp_schedule_delay=20)
+    yield memory, django_project()
+    EventLogInstrumentor().uninstrument()
+
+
 @FUZZ
 @given(path=st.sampled_from(["/orders/1/", "/orders/x/", "/", "/%0d%0a", "/\u65e5", "/api/items/1/"])
        | HEADER_TEXT.map("/".__add__), headers=HEADERS)
-def test_django_answers_as_uninstrumented_with_exactly_one_safe_event(django_project, pipeline, path, headers):
-    from opentelemetry import context
-    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
-
-    if not hasattr(pipeline, "memory"):
-        pipeline.memory = pipeline(service_name="fuzzed")
-        pipeline.handler = django_project()
-    memory = pipeline.memory
+def test_django_answers_as_uninstrumented_with_exactly_one_safe_event(fuzzed, path, headers):
+    memory, handler = fuzzed
     before = settled_count(memory)
-    token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-    try:
-        plain = serve(pipeline.handler, "GET", path, headers)
-    finally:
-        context.detach(token)
-    status, response_headers, body = serve(pipeline.handler, "GET", path, headers)
+    plain = serve_uninstrumented(handler, "GET", path, headers)[:3]
+    status, response_headers, body = serve(handler, "GET", path, headers)
     [call_id] = [value for name, value in response_headers if name == "X-Call-Id"]
     assert (status, [h for h in response_headers if h[0] != "X-Call-Id"], body) == plain
     # the order view dispatches an event of its own too: wait for the request's

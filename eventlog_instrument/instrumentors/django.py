@@ -1,39 +1,47 @@
 """Django (with Django REST framework): every request becomes a SERVER span and an
 ``entrypoint_fired`` event, through the shared WSGI layer.
 
-Nothing is added to the user's ``MIDDLEWARE``: the hooks are on Django's own classes,
-so handlers built before ``instrument()`` (a ``wsgi.py`` that instruments after
+Nothing is added to the user's ``MIDDLEWARE``: the hooks are on Django's own classes, so
+handlers built before ``instrument()`` (a ``wsgi.py`` that instruments after
 ``get_wsgi_application()``) are covered too. The Django test client does not go through
-the WSGI handler, and management commands and migrations serve no request: neither
-makes events.
+the WSGI handler, and management commands and migrations serve no request: neither makes
+events; nor do the static files ``runserver`` serves (its ``StaticFilesHandler``):
+development assets, not calls of the service.
 
 Envelope: ``service_name`` the configured service name (``EVENTLOG_SERVICE_NAME``), or
 the top package of the settings module (``shop`` for ``shop.settings``);
 ``entrypoint_protocol`` ``"Django"``; ``entrypoint_name`` the resolved URL's view name
 (its URL name, with its namespaces, ``orders:detail``; the view's dotted path when the
 route has no name), and for a Django REST framework viewset ``ViewSetName.action``
-(``OrderViewSet.retrieve``); a request no route matched (a 404, a redirect to the URL
-with a slash, a middleware answering before the URL was resolved) gets the fixed name
-``"unmatched"``: the path is never a name. ``data`` holds ``method``, ``route`` (the URL
-pattern, e.g. ``orders/<int:pk>/``; absent when unmatched), ``status_code`` and the
-keys every WSGI request has (see :mod:`eventlog_instrument.instrumentors.wsgi`): a 5xx
-and an unhandled exception are errors, with the exception's type and message; a 4xx
-is not, whether a view returned it or Django or DRF made it of an exception
-(``Http404``, ``PermissionDenied``, DRF's ``ValidationError``).
+(``OrderViewSet.retrieve``; a ``HEAD`` is named as its ``GET`` action); a request no
+route matched (a 404, a redirect to the URL with a slash, a middleware answering before
+the URL was resolved) gets the fixed name ``"unmatched"``: the path is never a name.
+``data`` holds ``method``, ``route`` (the URL pattern as written, e.g.
+``orders/<int:pk>/``, without the language ``i18n_patterns`` puts in front; absent when
+unmatched), ``status_code`` and the keys every WSGI request has (see
+:mod:`eventlog_instrument.instrumentors.wsgi`): a 5xx and an unhandled exception are
+errors, with the exception's type and message; a 4xx is not, whether a view returned it
+or Django or DRF made it of an exception (``Http404``, ``PermissionDenied``, DRF's
+``ValidationError``). A 5xx a DRF ``EXCEPTION_HANDLER`` answers keeps the exception it
+answered.
 
 The span starts once Django has resolved the URL, back-dated to the request's arrival;
 it is current from there to the end of the request (the view and the middleware's
 answer), so a Celery ``delay()``, a Nameko standalone RPC or outgoing HTTP in a view
-continues the request's stack. Middleware that runs before the URL is resolved runs
-outside it. The span ends when the response's body has been sent or closed (streamed
-and file responses included).
+continues the request's stack, also when Django runs the view in a copied context (an
+async-only middleware under WSGI); what was current before the request is current again
+after it. Middleware that runs before the URL is resolved runs outside it. The span ends
+when the response's body has been sent or closed (streamed and file responses included:
+a server's own ``wsgi.file_wrapper`` is handed back to it, so gunicorn still sends the
+file with ``sendfile()``).
 
-``EVENTLOG_DJANGO_EXCLUDED_URLS`` (regular expressions searched in the path) names
-requests that get no span at all.
-"""
+``EVENTLOG_DJANGO_EXCLUDED_URLS`` (regular expressions searched in the decoded path)
+names requests that get no span at all."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import sys
 from typing import Any, ClassVar
 
@@ -47,10 +55,10 @@ from eventlog_instrument.instrumentors.hooks import guarded, record_exception, s
 from eventlog_instrument.instrumentors.wsgi import (
     WsgiRequest,
     current_request,
-    excluded,
     serve,
     start_request_span,
 )
+from eventlog_instrument.settings import Settings
 
 UNMATCHED_ENTRYPOINT = "unmatched"
 """``entrypoint_name`` of a request no route matched: its path is never a name."""
@@ -66,6 +74,7 @@ class DjangoInstrumentor(FrameworkInstrumentor):
         ("django.core.handlers.wsgi", "WSGIHandler.__call__", "_wsgi_call"),
         ("django.core.handlers.base", "BaseHandler.resolve_request", "_resolve_request"),
         ("django.core.handlers.exception", "response_for_exception", "_response_for_exception"),
+        ("rest_framework.views", "APIView.handle_exception", "_drf_handle_exception"),
     )
 
     def __init__(self) -> None:
@@ -76,12 +85,13 @@ class DjangoInstrumentor(FrameworkInstrumentor):
     def _wsgi_call(self, wrapped: Any, handler: Any, args: Any, kwargs: Any) -> Any:
         environ, start_response = _bind_wsgi(*args, **kwargs) if kwargs else args
         settings = self.settings
-        assert settings is not None
-        patterns = settings.django_excluded_urls
         if (
-            suppressed()
+            settings is None
+            or suppressed()
             or current_request() is not None  # a handler serving through another one
-            or (patterns and excluded(environ, patterns))
+            # runserver's static files (StaticFilesHandler): development assets, not calls
+            or getattr(handler, "handles_files", False)
+            or (settings.django_excluded_urls and _excluded(environ, settings.django_excluded_urls))
         ):
             return wrapped(*args, **kwargs)
         request = WsgiRequest(environ, handler, self._span_of, settings.call_id_response_header)
@@ -99,6 +109,13 @@ class DjangoInstrumentor(FrameworkInstrumentor):
         self._start_matched_span(request, match)
         return match
 
+    def _drf_handle_exception(self, wrapped: Any, view: Any, args: Any, kwargs: Any) -> Any:
+        response = wrapped(*args, **kwargs)  # re-raised when DRF leaves it to Django
+        request = current_request()
+        if request is not None and args:
+            self._record_exception(request, (None, args[0]), response)
+        return response
+
     def _response_for_exception(self, wrapped: Any, module: Any, args: Any, kwargs: Any) -> Any:
         response = wrapped(*args, **kwargs)
         request = current_request()
@@ -109,7 +126,7 @@ class DjangoInstrumentor(FrameworkInstrumentor):
     @guarded("start a Django request span")
     def _start_matched_span(self, request: WsgiRequest, match: Any) -> None:
         method = request.environ.get("REQUEST_METHOD", "GET")
-        self._start_span(request, _entrypoint_name(match, method), str(match.route), True)
+        self._start_span(request, _entrypoint_name(match, method), _route(match), True)
 
     @guarded("start a Django request span")
     def _start_unmatched_span(self, request: WsgiRequest) -> None:
@@ -130,11 +147,9 @@ class DjangoInstrumentor(FrameworkInstrumentor):
     def _start_span(
         self, request: WsgiRequest, entrypoint: str, route: str | None, make_current: bool
     ) -> Span:
-        settings = self.settings
-        assert settings is not None
         service_name = self.configured_service_name or self._settings_package()
         return start_request_span(
-            request, self._tracer, settings,
+            request, self._tracer, self._request_settings(),
             (service_name, c.DJANGO_PROTOCOL, entrypoint), route, make_current,
         )
 
@@ -143,11 +158,16 @@ class DjangoInstrumentor(FrameworkInstrumentor):
         if self._service_name is None:
             django_settings = sys.modules["django.conf"].settings
             module = getattr(django_settings, "SETTINGS_MODULE", None)
-            assert self.settings is not None
             self._service_name = (
-                module.split(".", 1)[0] if module else self.settings.service_name
+                module.split(".", 1)[0] if module else self._request_settings().service_name
             )
         return self._service_name
+
+    def _request_settings(self) -> Settings:
+        """The settings the hooks serve with; every caller is guarded."""
+        if self.settings is None:  # instrument() sets them before any hook is in place
+            raise LookupError("the Django instrumentor has not been instrumented")
+        return self.settings
 
 
 def _bind_wsgi(environ: dict[str, Any], start_response: Any) -> tuple[Any, Any]:
@@ -160,7 +180,30 @@ def _entrypoint_name(match: Any, method: str) -> str:
     actions = getattr(view, "actions", None)
     viewset = getattr(view, "cls", None)
     if isinstance(actions, dict) and viewset is not None:
-        action = actions.get(method.lower())
+        method = method.lower()
+        # DRF adds "head" to a viewset's actions on its first dispatch: a HEAD is its GET
+        action = actions.get(method) or (actions.get("get") if method == "head" else None)
         if action is not None:
             return f"{viewset.__name__}.{action}"
     return str(match.view_name)
+
+
+def _route(match: Any) -> str:
+    """The matched URL pattern as written: without the language ``i18n_patterns`` puts
+    in front of it, so one pattern is one route whatever the language."""
+    route = str(match.route)
+    tried = getattr(match, "tried", None)
+    if tried:
+        outermost = getattr(tried[-1][0], "pattern", None)
+        if type(outermost).__name__ == "LocalePrefixPattern":
+            route = route.removeprefix(str(outermost))
+    return route
+
+
+def _excluded(environ: dict[str, Any], patterns: tuple[re.Pattern[str], ...]) -> bool:
+    """Whether a pattern is found in the path as Django reads it: a WSGI server hands its
+    UTF-8 bytes over as latin-1 text."""
+    path = environ.get("PATH_INFO", "")
+    with contextlib.suppress(UnicodeError, AttributeError):  # else searched as it is
+        path = path.encode("latin-1").decode("utf-8")
+    return any(pattern.search(path) for pattern in patterns)

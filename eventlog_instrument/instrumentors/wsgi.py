@@ -20,18 +20,19 @@ whole request all the same, and it is current from then to the end of the reques
 * The span ends with the error when the application raises, else when the body has
   been sent or closed, whichever comes first. A body that raises while it is sent (a
   streamed response failing mid-stream) ends it with that error: the outcome is
-  ``error`` with its type and message, and ``status_code`` stays the one sent.
+  ``error`` with its type and message, and ``status_code`` stays the one sent. A
+  response that is the server's own ``wsgi.file_wrapper`` object is handed back as it
+  is (gunicorn sends only that with ``sendfile()``), the span ending when it is closed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from time import time_ns
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import constants as c
@@ -62,8 +63,7 @@ class WsgiRequest:
     """One request, from its arrival to the end of its body."""
 
     __slots__ = (
-        "app", "call_id", "call_id_header", "context_token", "environ", "span", "span_of",
-        "start_time",
+        "app", "call_id", "call_id_header", "environ", "span", "span_of", "start_time",
     )
 
     def __init__(
@@ -78,7 +78,6 @@ class WsgiRequest:
         self.start_time = time_ns()
         self.span: Span | None = None
         self.call_id = ""
-        self.context_token: Token[Context] | None = None
 
 
 _current_request: ContextVar[WsgiRequest | None] = ContextVar(
@@ -97,6 +96,11 @@ def serve(
     """Call the WSGI application ``wrapped`` for ``request``, as one call."""
     call_opened()
     request_token = _current_request.set(request)
+    # The framework makes the span current where it resolves the URL, which may run in
+    # a copy of this context (Django adapting an async-only middleware through asgiref,
+    # which copies the copy's values back here): its token cannot be detached here, so
+    # this context's own token restores what was current before the request.
+    context_token = context.attach(context.get_current())
 
     def start_response_recording(
         status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -111,9 +115,8 @@ def serve(
         raise
     finally:
         _current_request.reset(request_token)
-        if request.context_token is not None:
-            context.detach(request.context_token)
-    return _EndsSpanOnClose(response, request)
+        context.detach(context_token)
+    return _ends_span_on_close(response, request, environ)
 
 
 def start_request_span(
@@ -158,7 +161,7 @@ def start_request_span(
     request.span = span
     request.call_id = call.call_id
     if make_current_now:
-        request.context_token = make_current(span)
+        make_current(span)  # until serve() restores what was current before
     return span
 
 
@@ -225,6 +228,41 @@ def _end_request(request: WsgiRequest, error: BaseException | None) -> None:
         span.end()
     finally:
         call_closed()
+
+
+def _ends_span_on_close(
+    response: Iterable[bytes], request: WsgiRequest, environ: dict[str, Any]
+) -> Iterable[bytes]:
+    """The response as the server gets it, ending the span when the body is done.
+
+    The server's own ``wsgi.file_wrapper`` object is handed back itself, its ``close``
+    hooked on the instance: gunicorn sends it with ``sendfile()`` only when it is its
+    own type, and a server that sends it that way never iterates it, only closes it.
+    """
+    file_wrapper = environ.get("wsgi.file_wrapper")
+    if isinstance(file_wrapper, type) and type(response) is file_wrapper:
+        hooked: Iterable[bytes] | None = _close_ends_span(response, request)
+        if hooked is not None:
+            return hooked
+    return _EndsSpanOnClose(response, request)
+
+
+@guarded("hook the close of a WSGI file wrapper")
+def _close_ends_span(response: Any, request: WsgiRequest) -> Any:
+    original = getattr(response, "close", None)
+    ended: list[bool] = []
+
+    def close() -> None:
+        try:
+            if original is not None:
+                original()
+        finally:
+            if not ended:  # a server may close twice: the call ends once
+                ended.append(True)
+                _end_request(request, None)
+
+    response.close = close  # on the instance: the server's class stays untouched
+    return response
 
 
 class _EndsSpanOnClose:

@@ -6,7 +6,11 @@ SECRET_KEY = "test-only-not-a-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "djshop.urls"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"]
+INSTALLED_APPS = [
+    "django.contrib.contenttypes", "django.contrib.auth", "django.contrib.staticfiles", "rest_framework",
+]
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [os.path.join(os.path.dirname(__file__), "static")]
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("DJSHOP_DB", ":memory:")}

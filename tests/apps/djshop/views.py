@@ -60,6 +60,16 @@ class ItemViewSet(viewsets.ViewSet):
         return Response(sorted(ITEMS.values()))
 
     def retrieve(self, request, pk=None):
+        if pk == "0":
+            raise KeyError("no item 0")
         if not pk.isdigit() or int(pk) not in ITEMS:
             raise NotFound("no such item")
         return Response({"id": int(pk), "name": ITEMS[int(pk)]})
+
+
+def json_500_handler(exc, context):
+    """A DRF exception handler that answers every exception itself (a common pattern)."""
+    from rest_framework.views import exception_handler
+
+    response = exception_handler(exc, context)
+    return Response({"detail": "internal"}, status=500) if response is None else response
