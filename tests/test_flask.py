@@ -8,6 +8,7 @@ import uuid
 import pytest
 import requests
 
+from eventlog_instrument import EventLogInstrumentor
 from tests.support.brokers import AMQP_URI, BoundQueue
 from tests.support.goldens import assert_golden
 
@@ -101,6 +102,21 @@ def test_excluded_url_has_no_event(shop):
     events = envelopes(queue, 2)
     assert {e["entrypoint_name"] for e in events} == {"get_order"}
     assert queue.rest(0.5) == []
+
+
+def test_an_excluded_url_written_with_its_non_ascii_path_is_excluded(pipeline):
+    import flask
+
+    memory = pipeline(service_name="excluded", flask_excluded_urls="^/caf\u00e9$")
+    app = flask.Flask("excluded")
+    app.add_url_rule("/caf\u00e9", "coffee", lambda: "coffee")
+    app.add_url_rule("/tea", "tea", lambda: "tea")
+    client = app.test_client()
+    assert client.get("/caf\u00e9").text == "coffee"
+    assert client.get("/tea").text == "tea"
+    assert [event["entrypoint_name"] for event in memory.wait_for(1)] == ["tea"]
+    EventLogInstrumentor().force_flush(5_000)
+    assert len(memory.events) == 1, "the excluded path made an event"
 
 
 def test_failure_before_the_url_is_matched_is_still_one_event_named_unmatched(pipeline):

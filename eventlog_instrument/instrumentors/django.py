@@ -40,8 +40,6 @@ names requests that get no span at all."""
 
 from __future__ import annotations
 
-import contextlib
-import re
 import sys
 from typing import Any, ClassVar
 
@@ -55,6 +53,7 @@ from eventlog_instrument.instrumentors.hooks import guarded, record_exception, s
 from eventlog_instrument.instrumentors.wsgi import (
     WsgiRequest,
     current_request,
+    excluded,
     serve,
     start_request_span,
 )
@@ -91,7 +90,7 @@ class DjangoInstrumentor(FrameworkInstrumentor):
             or current_request() is not None  # a handler serving through another one
             # runserver's static files (StaticFilesHandler): development assets, not calls
             or getattr(handler, "handles_files", False)
-            or (settings.django_excluded_urls and _excluded(environ, settings.django_excluded_urls))
+            or (settings.django_excluded_urls and excluded(environ, settings.django_excluded_urls))
         ):
             return wrapped(*args, **kwargs)
         request = WsgiRequest(environ, handler, self._span_of, settings.call_id_response_header)
@@ -198,12 +197,3 @@ def _route(match: Any) -> str:
         if type(outermost).__name__ == "LocalePrefixPattern":
             route = route.removeprefix(str(outermost))
     return route
-
-
-def _excluded(environ: dict[str, Any], patterns: tuple[re.Pattern[str], ...]) -> bool:
-    """Whether a pattern is found in the path as Django reads it: a WSGI server hands its
-    UTF-8 bytes over as latin-1 text."""
-    path = environ.get("PATH_INFO", "")
-    with contextlib.suppress(UnicodeError, AttributeError):  # else searched as it is
-        path = path.encode("latin-1").decode("utf-8")
-    return any(pattern.search(path) for pattern in patterns)

@@ -27,6 +27,7 @@ whole request all the same, and it is current from then to the end of the reques
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from time import time_ns
@@ -166,8 +167,11 @@ def start_request_span(
 
 
 def excluded(environ: dict[str, Any], patterns: Iterable[Any]) -> bool:
-    """Whether one of the regular expressions ``patterns`` is found in the path."""
+    """Whether one of the regular expressions ``patterns`` is found in the path as the
+    framework reads it: a WSGI server hands its UTF-8 bytes over as latin-1 text."""
     path = environ.get("PATH_INFO", "")
+    with contextlib.suppress(UnicodeError, AttributeError):  # else searched as it is
+        path = path.encode("latin-1").decode("utf-8")
     return any(pattern.search(path) for pattern in patterns)
 
 
