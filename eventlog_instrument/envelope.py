@@ -49,9 +49,10 @@ from eventlog_instrument.calls import ERROR_MESSAGE_KEY, ERROR_TYPE_KEY, SAFE_NA
 from eventlog_instrument.fastpath import attributes_of as attributes_of
 from eventlog_instrument.fastpath import format_timestamp as format_timestamp
 from eventlog_instrument.fastpath import resource_service_name
+from eventlog_instrument.json_body import encoded
+from eventlog_instrument.json_body import envelope_json as envelope_json
 from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, scrubber_for
-from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit, encoded
-from eventlog_instrument.strict_json import envelope_json as envelope_json
+from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit
 
 if TYPE_CHECKING:
     from eventlog_instrument.settings import Settings
@@ -176,9 +177,12 @@ def build_event(
     manual_event_type = attributes.get(c.ATTR_EVENT_TYPE)
     if manual_event_type is None and attributes.get(c.ATTR_AUTO_CAPTURE) is False:
         return None
+    floats_written_alike = False
     if manual_event_type is None:
         event_type = c.ENTRYPOINT_FIRED
-        metadata, data = auto_captured(span, max_value_length, max_event_bytes, scrubber)
+        rules = ValueRules(max_value_length, max_event_bytes)
+        metadata, data = auto_captured(span, max_value_length, max_event_bytes, scrubber, rules)
+        floats_written_alike = rules.floats_written_alike
     else:
         event_type = str(manual_event_type)
         metadata = json.loads(attributes.get(c.ATTR_METADATA, "{}"))
@@ -192,7 +196,7 @@ def build_event(
     envelope[c.EVENT_TYPE] = event_type
     envelope[c.DATA] = data
     try:
-        envelope, body = encoded(envelope)
+        envelope, body = encoded(envelope, floats_written_alike)
         if len(body) > max_event_bytes and manual_event_type is None:
             keys = [key for key in metadata if key not in c.PROTECTED_KEYS]
             truncated = envelope[c.DATA].get(TRUNCATED_KEY, [])
@@ -231,6 +235,7 @@ def auto_captured(
     limit: int,
     budget: int = DEFAULT_MAX_EVENT_BYTES,
     scrubber: Scrubber = DEFAULT_SCRUBBER,
+    rules: ValueRules | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metadata and ``data`` of an auto-captured event, JSON-ready.
 
@@ -240,9 +245,10 @@ def auto_captured(
     :mod:`eventlog_instrument.strict_json` (texts cut at ``limit``, a sequence's walk
     stopped past ``budget``), captured free text is scrubbed, and the names of the cut
     values are listed in ``data._truncated``. Plain short texts and ints, nearly every
-    value, are taken as they are.
+    value, are taken as they are; every other value goes through ``rules`` (new ones
+    when not given).
     """
-    rules = ValueRules(limit, budget)
+    rules = rules if rules is not None else ValueRules(limit, budget)
     scrub = scrubber.scrub
     data: dict[str, Any] = {"duration_ms": round((span.end_time - span.start_time) / 1_000_000, 3)}
     data["outcome"] = "error" if span.failed else "ok"
