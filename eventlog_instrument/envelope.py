@@ -47,11 +47,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import ERROR_MESSAGE_KEY, ERROR_TYPE_KEY, SAFE_NAME_LENGTH, safe_name
 from eventlog_instrument.fastpath import attributes_of as attributes_of
+from eventlog_instrument.fastpath import event_options, resource_service_name
 from eventlog_instrument.fastpath import format_timestamp as format_timestamp
-from eventlog_instrument.fastpath import resource_service_name
 from eventlog_instrument.json_body import encoded
 from eventlog_instrument.json_body import envelope_json as envelope_json
-from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, scrubber_for
+from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber
 from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit
 
 if TYPE_CHECKING:
@@ -83,25 +83,35 @@ class SpanRecord(NamedTuple):
     @classmethod
     def of(cls, span: ReadableSpan, attributes: dict[str, Any] | None = None) -> SpanRecord:
         """The record of ``span``; ``attributes`` is ``attributes_of(span)`` when the
-        caller has already read it (the processor has, for every span it accepts)."""
-        failed = span.status.status_code is StatusCode.ERROR
+        caller has already read it (the processor has, for every span it accepts).
+
+        Runs on the application's thread for every span: the SDK's own ``ReadableSpan``
+        (every span ended by the SDK) is read through its fields, each of whose
+        properties would cost a Python call.
+        """
         if attributes is None:
             attributes = attributes_of(span)
+        if type(span) is ReadableSpan:
+            name, kind, status, context = span._name, span._kind, span._status, span._context
+            start, end, resource = span._start_time, span._end_time, span._resource
+        else:
+            name, kind, status, context = span.name, span.kind, span.status, span.context
+            start, end, resource = span.start_time, span.end_time, span.resource
+        failed = status.status_code is StatusCode.ERROR
         error: tuple[str | None, str | None] = (None, None)
         if failed:
             error = _error_of(span, attributes)
-        context = span.context
         return cls(
-            span.name,
-            span.kind,
-            span.start_time or 0,
-            span.end_time or span.start_time or 0,
+            name,
+            kind,
+            start or 0,
+            end or start or 0,
             attributes,
             failed,
             error,
             context.trace_id if context else 0,
             context.span_id if context else 0,
-            resource_service_name(span.resource),
+            resource_service_name(resource),
         )
 
 
@@ -220,14 +230,7 @@ def build_event(
 def build_event_for(span: SpanRecord, settings: Settings) -> Event | None:
     """:func:`build_event` with the timestamp precision, default service name, size
     limits and scrub patterns of ``settings``."""
-    return build_event(
-        span,
-        precision=settings.timestamp_precision,
-        default_service_name=settings.service_name,
-        max_value_length=settings.max_value_length,
-        max_event_bytes=settings.max_event_bytes,
-        scrubber=scrubber_for(settings.scrub_patterns),
-    )
+    return build_event(span, **event_options(settings))
 
 
 def auto_captured(
