@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "services"))
 
+import peers  # noqa: E402
 from bench_tasks import noop  # noqa: E402
 
 VARIANTS = {
@@ -33,10 +34,30 @@ VARIANTS = {
              {"BENCH_INSTRUMENT": "eventlog", "EVENTLOG_EXPORTERS": "none"}),
     "official": ("opentelemetry-instrumentation-celery + SDK batch processor",
                  {"BENCH_INSTRUMENT": "official"}),
+    "ddtrace": ("ddtrace, to a loopback agent", {"BENCH_INSTRUMENT": "ddtrace"}),
+    "sentry-sdk": ("sentry-sdk, traces_sample_rate 1.0, to a loopback intake",
+                   {"BENCH_INSTRUMENT": "sentry-sdk"}),
+    "elastic-apm": ("elastic-apm, to a loopback APM server", {"BENCH_INSTRUMENT": "elastic-apm"}),
 }
 
 
 def drain_rate(tasks: int, variant_env: dict[str, str], workdir: Path) -> float:
+    """The worker's rate; a peer's sink must then have received every task's transaction."""
+    peer = variant_env.get("BENCH_INSTRUMENT", "")
+    sink = peers.Sink() if peer in peers.PEERS else None
+    if sink is not None:
+        variant_env = {**variant_env, "BENCH_SINK_URL": sink.url}
+    try:
+        rate = _drain_rate(tasks, variant_env, workdir)
+        if sink is not None:
+            peers.check(peer, sink, tasks)
+        return rate
+    finally:
+        if sink is not None:
+            sink.stop()
+
+
+def _drain_rate(tasks: int, variant_env: dict[str, str], workdir: Path) -> float:
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     marks = workdir / f"{queue}.marks"
     for number in range(tasks):
@@ -60,8 +81,8 @@ def drain_rate(tasks: int, variant_env: dict[str, str], workdir: Path) -> float:
             time.sleep(0.05)
         raise TimeoutError(queue)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        worker.terminate()  # a warm shutdown: a peer flushes what it holds
+        worker.wait(60)
         with noop.app.connection_for_write() as connection:
             connection.default_channel.queue_delete(queue)
 

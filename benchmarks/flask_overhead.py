@@ -22,9 +22,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent / "services"))
+import peers
+
 VARIANT_CODE = r'''
 import sys, time
 variant, requests = sys.argv[1], int(sys.argv[2])
+import peers
 import flask
 if variant == "ours":
     from discarding import DiscardEvents
@@ -54,8 +58,13 @@ elif variant == "official":
 
     install_official_pipeline()
     FlaskInstrumentor().instrument()
+elif variant in peers.PEERS:
+    sink = peers.Sink()
+    peers.configure(variant, sink.url, "flask")
 
 app = flask.Flask("bench")
+if variant in peers.PEERS:
+    peers.instrument_flask_app(variant, app)
 if variant in ("sdk-span", "floor"):
     tracer = trace.get_tracer("floor")
     attributes = new_call("bench", "Flask", "order", ()).attributes()
@@ -97,12 +106,16 @@ def one_request():
         pass
     getattr(response, "close", lambda: None)()
 
-for _ in range(1000):
+WARM_UP = 1000
+for _ in range(WARM_UP):
     one_request()
 started = time.perf_counter()
 for _ in range(requests):
     one_request()
 print((time.perf_counter() - started) / requests * 1e6)
+if variant in peers.PEERS:
+    peers.deliver_and_check(variant, sink, WARM_UP + requests)
+    sink.stop()
 '''
 
 VARIANT_ENV = {
@@ -119,6 +132,9 @@ VARIANTS = {
     "floor": "floor: one SDK span with the same attributes and our export, no hooks",
     "sdk-span": "the floor's SDK span alone, no span processor",
     "official": "opentelemetry-instrumentation-flask + SDK batch processor",
+    "ddtrace": "ddtrace, to a loopback agent",
+    "sentry-sdk": "sentry-sdk, traces_sample_rate 1.0, to a loopback intake",
+    "elastic-apm": "elastic-apm, to a loopback APM server",
 }
 
 
@@ -143,6 +159,8 @@ def main() -> None:
     for variant, label in VARIANTS.items():
         median = statistics.median(timings[variant])
         print(f"| {label} | {median:.1f} | {median - bare:+.1f} | {median / bare:.2f} |")
+    print(f"\nPeers: {peers.versions()}; each ships every request to a loopback sink of the "
+          "benchmark's own, which must receive one trace or transaction per request.")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 """What the launcher's start-up hook does in each Python process it starts.
 
 1. Instrument: ``EventLogInstrumentor().instrument()`` with the settings the launcher
-   put in the environment. Only the OpenTelemetry SDK and this package are imported;
-   framework hooks wait for their modules' import (wrapt post-import hooks) and export
-   threads start with the first event, so ``nameko run`` can still monkey-patch with
-   eventlet first.
+   put in the environment, on first use: when a module an instrumentor wraps, or one
+   through which the program makes events, is imported (see
+   :mod:`eventlog_instrument.lazystart`). Until then neither the OpenTelemetry SDK nor
+   an exporter's client is imported, so a subprocess that handles no call pays for
+   neither. Framework hooks wait for their modules' import (wrapt post-import hooks) and
+   export threads start with the first event, so ``nameko run`` can still monkey-patch
+   with eventlet first. When another distribution registers an instrumentor, whose
+   modules are unknown here, the process is instrumented at start-up instead.
 2. Flush on SIGTERM: Python's default SIGTERM ends the process without ``atexit``, so
    when nothing else handles SIGTERM yet, a handler waits up to a second for calls that
    are still ending (a server closing a response it has sent), flushes pending events
@@ -15,21 +19,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import sys
-from pathlib import Path
 from types import FrameType
+
+from eventlog_instrument.lazystart import StartOnImport, triggers
 
 HOOK_MARKER = "EVENTLOG_INSTRUMENT_HOOK"
 """Set by the launcher to the hook folder; children inherit it with ``PYTHONPATH``."""
 
 
 def run_startup_hook(hook_file: str) -> None:
-    hook_folder = str(Path(hook_file).resolve().parent)
+    hook_folder = os.path.dirname(os.path.realpath(hook_file))
     if os.environ.get(HOOK_MARKER) == hook_folder:
-        _instrument()
+        modules = triggers()
+        if modules is None:
+            _instrument()
+        else:
+            StartOnImport(modules, _instrument).install()
+        _flush_on_sigterm()
     _run_application_sitecustomize(hook_folder)
 
 
@@ -38,8 +47,6 @@ def _instrument() -> None:
         from eventlog_instrument import EventLogInstrumentor
 
         EventLogInstrumentor().instrument()
-        if EventLogInstrumentor().is_instrumented:
-            _flush_on_sigterm()
     except Exception as error:
         print(f"eventlog-instrument: not instrumented: {error}", file=sys.stderr)
 
@@ -49,9 +56,10 @@ def _flush_on_sigterm() -> None:
         return
 
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
-        from eventlog_instrument import EventLogInstrumentor
-
-        EventLogInstrumentor.shutdown_at_exit()
+        # Not instrumented yet: nothing to flush, and nothing worth importing the SDK for.
+        switch = sys.modules.get("eventlog_instrument.switch")
+        if switch is not None:
+            switch.EventLogInstrumentor.shutdown_at_exit()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
@@ -61,10 +69,12 @@ def _flush_on_sigterm() -> None:
 def _run_application_sitecustomize(hook_folder: str) -> None:
     """Find the next ``sitecustomize`` on ``sys.path`` (never this one) and run it."""
     for entry in sys.path:
-        if not entry or str(Path(entry).resolve()) == hook_folder:
+        if not entry or os.path.realpath(entry) == hook_folder:
             continue
-        candidate = Path(entry) / "sitecustomize.py"
-        if candidate.is_file():
+        candidate = os.path.join(entry, "sitecustomize.py")
+        if os.path.isfile(candidate):
+            import importlib.util
+
             spec = importlib.util.spec_from_file_location("sitecustomize", candidate)
             if spec is None or spec.loader is None:
                 return

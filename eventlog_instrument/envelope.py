@@ -48,12 +48,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import ERROR_MESSAGE_KEY, ERROR_TYPE_KEY, SAFE_NAME_LENGTH, safe_name
 from eventlog_instrument.fastpath import attributes_of as attributes_of
+from eventlog_instrument.fastpath import event_options, resource_service_name
 from eventlog_instrument.fastpath import format_timestamp as format_timestamp
-from eventlog_instrument.fastpath import resource_service_name
+from eventlog_instrument.json_body import encoded
+from eventlog_instrument.json_body import envelope_json as envelope_json
 from eventlog_instrument.log_records import LOGS_KEY, CapturedLogs, logs_data
-from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber, scrubber_for
-from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit, encoded
-from eventlog_instrument.strict_json import envelope_json as envelope_json
+from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber
+from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit
 
 if TYPE_CHECKING:
     from eventlog_instrument.settings import Settings
@@ -84,25 +85,35 @@ class SpanRecord(NamedTuple):
     @classmethod
     def of(cls, span: ReadableSpan, attributes: dict[str, Any] | None = None) -> SpanRecord:
         """The record of ``span``; ``attributes`` is ``attributes_of(span)`` when the
-        caller has already read it (the processor has, for every span it accepts)."""
-        failed = span.status.status_code is StatusCode.ERROR
+        caller has already read it (the processor has, for every span it accepts).
+
+        Runs on the application's thread for every span: the SDK's own ``ReadableSpan``
+        (every span ended by the SDK) is read through its fields, each of whose
+        properties would cost a Python call.
+        """
         if attributes is None:
             attributes = attributes_of(span)
+        if type(span) is ReadableSpan:
+            name, kind, status, context = span._name, span._kind, span._status, span._context
+            start, end, resource = span._start_time, span._end_time, span._resource
+        else:
+            name, kind, status, context = span.name, span.kind, span.status, span.context
+            start, end, resource = span.start_time, span.end_time, span.resource
+        failed = status.status_code is StatusCode.ERROR
         error: tuple[str | None, str | None] = (None, None)
         if failed:
             error = _error_of(span, attributes)
-        context = span.context
         return cls(
-            span.name,
-            span.kind,
-            span.start_time or 0,
-            span.end_time or span.start_time or 0,
+            name,
+            kind,
+            start or 0,
+            end or start or 0,
             attributes,
             failed,
             error,
             context.trace_id if context else 0,
             context.span_id if context else 0,
-            resource_service_name(span.resource),
+            resource_service_name(resource),
         )
 
 
@@ -178,9 +189,12 @@ def build_event(
     manual_event_type = attributes.get(c.ATTR_EVENT_TYPE)
     if manual_event_type is None and attributes.get(c.ATTR_AUTO_CAPTURE) is False:
         return None
+    floats_written_alike = False
     if manual_event_type is None:
         event_type = c.ENTRYPOINT_FIRED
-        metadata, data = auto_captured(span, max_value_length, max_event_bytes, scrubber)
+        rules = ValueRules(max_value_length, max_event_bytes)
+        metadata, data = auto_captured(span, max_value_length, max_event_bytes, scrubber, rules)
+        floats_written_alike = rules.floats_written_alike
     else:
         event_type = str(manual_event_type)
         metadata = json.loads(attributes.get(c.ATTR_METADATA, "{}"))
@@ -194,7 +208,7 @@ def build_event(
     envelope[c.EVENT_TYPE] = event_type
     envelope[c.DATA] = data
     try:
-        envelope, body = encoded(envelope)
+        envelope, body = encoded(envelope, floats_written_alike)
         if len(body) > max_event_bytes and manual_event_type is None:
             keys = [key for key in metadata if key not in c.PROTECTED_KEYS]
             truncated = envelope[c.DATA].get(TRUNCATED_KEY, [])
@@ -218,14 +232,7 @@ def build_event(
 def build_event_for(span: SpanRecord, settings: Settings) -> Event | None:
     """:func:`build_event` with the timestamp precision, default service name, size
     limits and scrub patterns of ``settings``."""
-    return build_event(
-        span,
-        precision=settings.timestamp_precision,
-        default_service_name=settings.service_name,
-        max_value_length=settings.max_value_length,
-        max_event_bytes=settings.max_event_bytes,
-        scrubber=scrubber_for(settings.scrub_patterns),
-    )
+    return build_event(span, **event_options(settings))
 
 
 def auto_captured(
@@ -233,6 +240,7 @@ def auto_captured(
     limit: int,
     budget: int = DEFAULT_MAX_EVENT_BYTES,
     scrubber: Scrubber = DEFAULT_SCRUBBER,
+    rules: ValueRules | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The metadata and ``data`` of an auto-captured event, JSON-ready.
 
@@ -242,9 +250,10 @@ def auto_captured(
     :mod:`eventlog_instrument.strict_json` (texts cut at ``limit``, a sequence's walk
     stopped past ``budget``), captured free text is scrubbed, and the names of the cut
     values are listed in ``data._truncated``. Plain short texts and ints, nearly every
-    value, are taken as they are.
+    value, are taken as they are; every other value goes through ``rules`` (new ones
+    when not given).
     """
-    rules = ValueRules(limit, budget)
+    rules = rules if rules is not None else ValueRules(limit, budget)
     scrub = scrubber.scrub
     data: dict[str, Any] = {"duration_ms": round((span.end_time - span.start_time) / 1_000_000, 3)}
     data["outcome"] = "error" if span.failed else "ok"

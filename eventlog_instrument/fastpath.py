@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import propagate
 
 from eventlog_instrument.calls import reserved_record
+from eventlog_instrument.scrubbing import scrubber_for
+
+if TYPE_CHECKING:
+    from eventlog_instrument.settings import Settings
 
 _propagator_fields: tuple[object, frozenset[str]] = (None, frozenset())
 """The global propagator last asked and its fields."""
@@ -109,10 +113,35 @@ def attributes_of(span: Any) -> dict[str, Any]:
     return {**own_dict, **record} if own_dict else record
 
 
+_last_event_options: tuple[Any, dict[str, Any]] = (None, {})
+"""The last settings an event was built with, and their options."""
+
+
+def event_options(settings: Settings) -> dict[str, Any]:
+    """The keyword options of ``build_event`` that ``settings`` give.
+
+    Remembered for the last settings (one per processor, set at start-up): each
+    setting read is a descriptor call, and the six of them cost every event 2 µs.
+    """
+    global _last_event_options
+    seen, options = _last_event_options
+    if settings is not seen:
+        options = {
+            "precision": settings.timestamp_precision,
+            "default_service_name": settings.service_name,
+            "max_value_length": settings.max_value_length,
+            "max_event_bytes": settings.max_event_bytes,
+            "scrubber": scrubber_for(settings.scrub_patterns),
+        }
+        _last_event_options = (settings, options)
+    return options
+
+
 def reset() -> None:
     """Forget everything cached here (tests)."""
-    global _propagator_fields, _last_resource, _last_second
+    global _propagator_fields, _last_resource, _last_second, _last_event_options
     _propagator_fields = (None, frozenset())
     _last_resource = (None, None)
     _last_second = (None, "")
+    _last_event_options = (None, {})
     environ_keys.cache_clear()

@@ -100,6 +100,8 @@ class EventLogSpanProcessor(ExportWorker, SpanProcessor):
         self._reset_state()
         event_exporter = as_event_exporter(exporter, settings)
         self._outlet = Outlet(event_exporter, settings, self._drops, self.name)
+        self._record_of = event_exporter.record_of
+        """The outlet's ``record``, bound once: it runs on the application's thread."""
         lifecycle.register(self)
 
     @classmethod
@@ -149,7 +151,7 @@ class EventLogSpanProcessor(ExportWorker, SpanProcessor):
         if len(self._queue) >= self._max_queue_size:
             self._drops.drop(QUEUE_FULL, detail=self._outlet.queue_full_detail)
             return
-        self._queue.append(self._outlet.record(span, attributes))
+        self._queue.append(self._record_of(span, attributes))
         if len(self._queue) >= self._batch_size:
             self._wakeup.set()
 

@@ -1,4 +1,4 @@
-"""How an event becomes strict JSON: its captured values' rules, encoding, cutting to size.
+"""How an event becomes strict JSON: its captured values' rules, and cutting it to size.
 
 The rules for any value OpenTelemetry accepts as an attribute (see
 :mod:`eventlog_instrument.envelope` for the whole list of guarantees):
@@ -21,17 +21,16 @@ Each value that lost something is named in ``data._truncated`` (by its cut key w
 key was cut). That key is the package's own: an attribute ``eventlog.data._truncated``
 set by user code is not exported.
 
-The envelope is then encoded as compact JSON with ``allow_nan=False``, the last check
-that nothing a strict JSON reader refuses goes out, and a text holding a lone UTF-16
-surrogate (legal in a Python ``str``, not in UTF-8) has it replaced by U+FFFD.
+Encoding is :mod:`eventlog_instrument.json_body`'s.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from eventlog_instrument.json_body import json_size
 
 TRUNCATED_KEY = "_truncated"
 MAX_DEPTH = 100
@@ -40,6 +39,8 @@ _INT_BITS_PRINTED = 14_284
 """Bits of the largest ints that have at most 4,300 decimal digits, Python's default
 limit of int-to-text conversion (``sys.get_int_max_str_digits``): beyond it, decimal
 text would take time quadratic in the digits where the limit is lifted."""
+_SMALLEST_WRITTEN_ALIKE = 1e-4
+"""Below it, the standard library writes an exponent (``1e-05``) and orjson may not."""
 _PREFIX_REFINEMENTS = 4
 """Tries to shorten a text or list to a byte size before it is emptied instead."""
 
@@ -52,6 +53,9 @@ class ValueRules:
         self.budget = budget
         """Most characters one value may hold in all: a walk stops there."""
         self.truncated: list[str] = []
+        self.floats_written_alike = True
+        """Whether every float seen is written alike by orjson and the standard library
+        (see :func:`encoded`); texts made of the others are not floats any more."""
         self._cut = False
         self._size = 0
 
@@ -106,7 +110,11 @@ class ValueRules:
             return self._text(_int_text(value))
         if isinstance(value, float):
             self._size += 24
-            return value if math.isfinite(value) else str(value)
+            if not math.isfinite(value):
+                return str(value)
+            if value and -_SMALLEST_WRITTEN_ALIKE < value < _SMALLEST_WRITTEN_ALIKE:
+                self.floats_written_alike = False
+            return value
         if isinstance(value, (bytes, bytearray)):
             return self._bytes(value)
         if depth >= MAX_DEPTH:
@@ -164,47 +172,6 @@ def _int_text(value: int) -> str:
         return str(value)
     except ValueError:
         return hex(value)
-
-
-_JSON_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), check_circular=False, allow_nan=False
-)
-"""Envelopes hold no cycles: captured values are walked, manual data was checked on dispatch."""
-_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
-_encode_chunks = (
-    _C_ENCODER(None, _JSON_ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
-               False, False, False)
-    if _C_ENCODER is not None
-    else None
-)
-"""``_JSON_ENCODER``'s C encoder, made once: ``encode()`` makes a new one per envelope,
-a fifth of the JSON's cost. ``None`` where the interpreter has no C accelerator."""
-
-
-def envelope_json(envelope: Any) -> str:
-    """Strict compact JSON, non-ASCII characters kept as they are.
-
-    Raises ``ValueError`` for a float JSON cannot hold, ``TypeError`` for a value that
-    is not JSON data.
-    """
-    if _encode_chunks is None:
-        return _JSON_ENCODER.encode(envelope)
-    return "".join(_encode_chunks(envelope, 0))
-
-
-def json_size(value: Any) -> int:
-    """Bytes of ``value``'s JSON in UTF-8 (a lone surrogate counted as the 3 of U+FFFD)."""
-    return len(envelope_json(value).encode("utf-8", "surrogatepass"))
-
-
-def encoded(envelope: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    """The envelope and its UTF-8 JSON; with surrogates replaced in both if it had any."""
-    text = envelope_json(envelope)
-    try:
-        return envelope, text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        return json.loads(text), text.encode("utf-8")
 
 
 def cut_to_fit(

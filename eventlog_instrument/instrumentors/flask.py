@@ -42,7 +42,7 @@ requests that get no span at all: health checks, say.
 from __future__ import annotations
 
 import sys
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from opentelemetry import trace
 from opentelemetry.trace import Span
@@ -104,7 +104,8 @@ class FlaskInstrumentor(FrameworkInstrumentor):
     @guarded("start a Flask request span")
     def _start_matched_span(self, request: WsgiRequest) -> None:
         # Flask's request itself, not its proxy (whose every attribute read is a lookup)
-        flask_request = cast(Any, sys.modules["flask"]).request._get_current_object()
+        flask: Any = sys.modules["flask"]
+        flask_request = flask.request._get_current_object()
         rule = flask_request.url_rule
         if rule is not None:
             self._start_span(request, str(rule.endpoint), rule.rule, True)

@@ -1,0 +1,125 @@
+"""The peers the benchmarks set beside this package: ddtrace, sentry-sdk and elastic-apm, each
+configured as its documentation sets it up to capture every call (no sampling) and
+shipping what it captures to a :mod:`peer_sink` of the benchmark's own.
+
+A benchmark variant calls :func:`configure` before the framework's application exists,
+:func:`instrument_flask_app` once it does, and at its end :func:`flush` then
+:func:`check`, which fails the run unless the sink received one trace or transaction
+per call made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+PEERS = ("ddtrace", "sentry-sdk", "elastic-apm")
+CHECK_TIMEOUT = 120.0
+SENTRY_QUEUE = 1_000_000
+
+
+class Sink:
+    """A :mod:`peer_sink` process of this variant's own."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("peer_sink.py"))],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def count(self, peer: str) -> int:
+        with urllib.request.urlopen(self.url + "/counts", timeout=10) as response:
+            return int(json.load(response)[peer])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+_clients: dict[str, Any] = {}
+
+
+def configure(peer: str, sink_url: str, framework: str) -> None:
+    """Set ``peer`` up for ``framework`` (``flask`` or ``celery``), shipping to the sink at
+    ``sink_url``."""
+    if peer == "ddtrace":
+        os.environ.update({
+            "DD_TRACE_AGENT_URL": sink_url, "DD_TRACE_API_VERSION": "v0.4", "DD_SERVICE": "bench",
+            "DD_TRACE_SAMPLE_RATE": "1.0", "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
+            "DD_REMOTE_CONFIGURATION_ENABLED": "false",
+        })
+        import ddtrace
+
+        ddtrace.patch(**{framework: True})
+    elif peer == "sentry-sdk":
+        import sentry_sdk
+
+        # a queue that never drops: sentry's default of 100 envelopes drops most of a burst
+        dsn = sink_url.replace("http://", "http://public@") + "/1"
+        sentry_sdk.init(dsn=dsn, traces_sample_rate=1.0,
+                        transport_queue_size=SENTRY_QUEUE)
+    elif peer == "elastic-apm":
+        import elasticapm
+
+        _clients[peer] = elasticapm.Client(
+            service_name="bench", server_url=sink_url, central_config=False,
+            cloud_provider="none", metrics_interval="0ms", transaction_sample_rate=1.0,
+        )
+        if framework == "celery":
+            from elasticapm.contrib.celery import register_instrumentation
+
+            elasticapm.instrument()
+            register_instrumentation(_clients[peer])
+    else:
+        raise ValueError(f"unknown peer {peer!r}")
+
+
+def instrument_flask_app(peer: str, app: Any) -> None:
+    if peer == "elastic-apm":
+        from elasticapm.contrib.flask import ElasticAPM
+
+        ElasticAPM(app, client=_clients[peer])
+
+
+def deliver_and_check(peer: str, sink: Sink, calls: int) -> None:
+    """Flush ``peer``; raise unless ``sink`` received a trace or transaction per call."""
+    flush(peer)
+    check(peer, sink, calls)
+
+
+def flush(peer: str) -> None:
+    """Send everything ``peer`` holds."""
+    if peer == "ddtrace":
+        from ddtrace.trace import tracer
+
+        tracer.flush()
+    elif peer == "sentry-sdk":
+        import sentry_sdk
+
+        sentry_sdk.flush(timeout=CHECK_TIMEOUT)
+    else:
+        _clients[peer].close()
+
+
+def check(peer: str, sink: Sink, calls: int) -> None:
+    """Raise unless ``sink`` received a trace or transaction of ``peer`` per call."""
+    deadline = time.monotonic() + CHECK_TIMEOUT
+    while (received := sink.count(peer)) < calls and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if received != calls:
+        raise RuntimeError(f"{peer} delivered {received} of {calls} calls to the sink")
+
+
+def versions() -> str:
+    """The peers' package versions, for the results."""
+    return ", ".join(f"{peer} {version(peer)}" for peer in PEERS)

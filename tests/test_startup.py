@@ -1,0 +1,123 @@
+"""Start-up under the launcher: nothing heavy until first use, and nothing lost after it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from eventlog_instrument import lazystart
+from eventlog_instrument.instrumentors.registry import instrumentor_statuses
+from eventlog_instrument.settings import load_settings
+from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.paths import TESTS
+
+LAUNCHER = str(Path(sys.executable).parent / "eventlog-instrument")
+HEAVY = ("opentelemetry", "kombu", "amqp", "kafka", "wrapt")
+"""The SDK (and its API), the exporters' clients, and what wraps frameworks."""
+
+PROGRAM = """
+import json, sys
+def heavy():
+    return sorted(m for m in sys.modules if m.split(".")[0] in %(heavy)r)
+print(json.dumps(heavy()))
+import flask
+app = flask.Flask("startup_app")
+app.add_url_rule("/orders/<int:number>", "order", lambda number: {"id": number})
+assert app.test_client().get("/orders/7").json == {"id": 7}
+from eventlog_instrument import dispatch_event
+dispatch_event("order_counted", {"count": 1})
+print(json.dumps(heavy()))
+"""
+
+
+def launch(program: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTLOG_", "OTEL_"))}
+    environ["PYTHONPATH"] = str(TESTS / "apps")
+    return subprocess.run([LAUNCHER, sys.executable, "-c", program], env={**environ, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_nothing_heavy_is_imported_until_a_framework_then_every_event_arrives(rabbitmq):
+    service = f"startup{uuid.uuid4().hex[:8]}"
+    queue = BoundQueue(service)
+    result = launch(PROGRAM % {"heavy": HEAVY}, EVENTLOG_EXPORTERS="amqp,kafka",
+                    EVENTLOG_AMQP_URI=AMQP_URI, EVENTLOG_SERVICE_NAME=service,
+                    EVENTLOG_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1",
+                    EVENTLOG_SHUTDOWN_TIMEOUT="1000")
+    assert result.returncode == 0, result.stderr
+    before, after = (json.loads(line) for line in result.stdout.splitlines())
+    assert before == []
+    assert {"opentelemetry.sdk.trace", "wrapt"} <= set(after)
+    events = [json.loads(message.body) for message in queue.read(2)]
+    assert queue.rest(0.5) == []
+    fired, counted = sorted(events, key=lambda event: event["event_type"])
+    assert (fired["service_name"], fired["entrypoint_protocol"], fired["entrypoint_name"]) == (
+        service, "Flask", "order")
+    assert fired["data"]["status_code"] == 200
+    assert (counted["event_type"], counted["data"]) == ("order_counted", {"count": 1})
+
+
+def test_a_program_that_only_asks_the_switch_is_instrumented():
+    result = launch(
+        "import sys\n"
+        "from eventlog_instrument import EventLogInstrumentor\n"
+        "print(EventLogInstrumentor().is_instrumented, 'opentelemetry.sdk.trace' in sys.modules)\n",
+        EVENTLOG_EXPORTERS="none",
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "True True\n", "")
+
+
+def test_a_bad_setting_still_fails_at_start_up():
+    result = launch("pass", EVENTLOG_BSP_MAX_QUEUE_SIZE="-1")
+    assert result.returncode == 2
+    assert result.stderr.startswith("eventlog-instrument: error: EVENTLOG_BSP_MAX_QUEUE_SIZE=")
+    assert result.stderr.count("\n") == 1
+
+
+def test_every_built_in_instrumentor_has_a_trigger_before_its_targets_run():
+    modules = lazystart.triggers()
+    assert modules is not None
+    assert set(lazystart.ALWAYS) <= modules
+    for status in instrumentor_statuses(load_settings({})):
+        cls = status.instrumentor_class
+        if cls is None:
+            continue
+        trigger = lazystart.TRIGGER_OF.get(status.name, status.name)
+        assert trigger in modules
+        wrapped = {module for module, _, _ in cls.targets} or {cls.library}
+        assert any(module == trigger or module.startswith(trigger + ".") for module in wrapped), (
+            status.name, trigger, wrapped)
+
+
+def write_entry_points(folder: Path, distribution: str, lines: str) -> None:
+    info = folder / f"{distribution}-1.0.dist-info"
+    info.mkdir()
+    (info / "entry_points.txt").write_text(lines, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("eventlog_instrument.instrumentors.flask:FlaskInstrumentor",
+         frozenset({"flask", "urllib.request", *lazystart.ALWAYS})),
+        ("their_package.instrument:TheirInstrumentor", None),
+    ],
+    ids=["own", "another-distribution"],
+)
+def test_an_instrumentor_of_another_distribution_means_instrumenting_at_once(
+    tmp_path, value, expected
+):
+    write_entry_points(tmp_path, "some_tool", "[console_scripts]\nflask = x:y\n")
+    write_entry_points(
+        tmp_path, "instrumentors",
+        "[eventlog_instrument.instrumentors]\n"
+        "urllib = eventlog_instrument.instrumentors.urllib_client:UrllibInstrumentor\n"
+        f"flask = {value}\n\n[eventlog_instrument.exporters]\nsink = x:y\n",
+    )
+    assert lazystart.triggers([str(tmp_path), str(tmp_path / "missing")]) == expected
