@@ -53,10 +53,10 @@ from eventlog_instrument.instrumentors.hooks import guarded, record_exception, s
 from eventlog_instrument.instrumentors.wsgi import (
     WsgiRequest,
     current_request,
-    excluded,
     serve,
     start_request_span,
 )
+from eventlog_instrument.instrumentors.wsgi_environ import excluded
 from eventlog_instrument.settings import Settings
 
 UNMATCHED_ENTRYPOINT = "unmatched"

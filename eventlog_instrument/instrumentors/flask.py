@@ -54,10 +54,10 @@ from eventlog_instrument.instrumentors.hooks import guarded, record_exception, s
 from eventlog_instrument.instrumentors.wsgi import (
     WsgiRequest,
     current_request,
-    excluded,
     serve,
     start_request_span,
 )
+from eventlog_instrument.instrumentors.wsgi_environ import excluded
 
 UNMATCHED_ENTRYPOINT = "unmatched"
 """``entrypoint_name`` of a request that matched no endpoint: its path is never a name."""

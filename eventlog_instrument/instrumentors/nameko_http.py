@@ -36,11 +36,13 @@ from eventlog_instrument.fastpath import propagation_fields
 from eventlog_instrument.instrumentors.hooks import propagated_context
 from eventlog_instrument.instrumentors.wsgi import (
     WsgiRequest,
-    captured_headers,
     current_request,
+    serve,
+)
+from eventlog_instrument.instrumentors.wsgi_environ import (
+    captured_headers,
     incoming_call_stack,
     propagation_headers,
-    serve,
 )
 from eventlog_instrument.nameko_context import CALL_ID_STACK_CONTEXT_KEY
 from eventlog_instrument.settings import Settings

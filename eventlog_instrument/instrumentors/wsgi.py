@@ -27,7 +27,6 @@ whole request all the same, and it is current from then to the end of the reques
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from time import time_ns
@@ -38,8 +37,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import constants as c
 from eventlog_instrument import log_capture
-from eventlog_instrument.calls import new_call, parse_call_stack, set_call_data, start_call_span
-from eventlog_instrument.fastpath import environ_keys, propagation_fields
+from eventlog_instrument.calls import new_call, set_call_data, start_call_span
+from eventlog_instrument.fastpath import propagation_fields
 from eventlog_instrument.instrumentors.hooks import (
     call_closed,
     call_opened,
@@ -49,9 +48,13 @@ from eventlog_instrument.instrumentors.hooks import (
     record_error,
 )
 from eventlog_instrument.instrumentors.wsgi_body import body_made, made_with_span_current
+from eventlog_instrument.instrumentors.wsgi_environ import (
+    captured_headers,
+    incoming_call_stack,
+    propagation_headers,
+)
 from eventlog_instrument.settings import Settings
 
-_STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_")
 _DATA = c.ATTR_DATA_PREFIX
 
 
@@ -137,7 +140,7 @@ def start_request_span(
     """
     environ = request.environ
     service_name, protocol, entrypoint = names
-    parent_stack = parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
+    parent_stack = incoming_call_stack(environ)
     call = new_call(service_name, protocol, entrypoint, parent_stack)
     reserved = call.attributes()
     method = environ.get("REQUEST_METHOD", "GET")
@@ -164,43 +167,6 @@ def start_request_span(
     if make_current_now:
         make_current(span)  # until serve() restores what was current before
     return span
-
-
-def excluded(environ: dict[str, Any], patterns: Iterable[Any]) -> bool:
-    """Whether one of the regular expressions ``patterns`` is found in the path as the
-    framework reads it: a WSGI server hands its UTF-8 bytes over as latin-1 text."""
-    path = environ.get("PATH_INFO", "")
-    with contextlib.suppress(UnicodeError, AttributeError):  # else searched as it is
-        path = path.encode("latin-1").decode("utf-8")
-    return any(pattern.search(path) for pattern in patterns)
-
-
-def captured_headers(
-    environ: dict[str, Any], names: tuple[str, ...], denylist: tuple[str, ...]
-) -> tuple[str, ...]:
-    """The named request headers as ``"Name: value"``, a value ``***`` when its name holds
-    a fragment of ``denylist``."""
-    captured = []
-    for name in names:
-        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
-        if value is None:
-            continue
-        lowered = name.lower()
-        if any(fragment.lower() in lowered for fragment in denylist):
-            value = "***"
-        captured.append(f"{name}: {value}")
-    return tuple(captured)
-
-
-def propagation_headers(environ: dict[str, Any], fields: frozenset[str]) -> dict[str, str]:
-    """The request headers the propagator reads (``traceparent``, ``b3``, ...), by their
-    header names: WSGI has them as ``HTTP_*`` keys."""
-    headers = {}
-    for field, key in environ_keys(fields):
-        value = environ.get(key)
-        if value is not None:
-            headers[field] = value
-    return headers
 
 
 @guarded("record the status of a WSGI response")
@@ -309,9 +275,3 @@ class _EndsSpanOnClose:
         if not self._ended:
             self._ended = True
             _end_request(self._request, error)
-
-
-def incoming_call_stack(environ: dict[str, Any]) -> tuple[str, ...]:
-    """The call ids of the request's ``X-Call-Stack`` to continue; ``()`` when it has
-    none or a malformed one."""
-    return parse_call_stack(environ.get(_STACK_ENVIRON_KEY))
