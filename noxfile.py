@@ -84,8 +84,10 @@ def bench(session: nox.Session) -> None:
 
 
 NAMEKO_TESTS = ["tests/test_nameko.py", "tests/test_dropin_dispatcher.py"]
-DJANGO_TESTS = ["tests/test_django.py", "tests/test_django_inprocess.py",
-                "tests/test_django_launch.py", "tests/test_django_chain.py"]
+DJANGO_TESTS = [
+    "tests/test_django.py", "tests/test_django_inprocess.py", "tests/test_django_edges.py",
+    "tests/test_django_launch.py", "tests/test_django_chain.py",
+]
 HTTP_CLIENT_TESTS = ["tests/test_http_clients.py", "tests/test_http_client_headers.py"]
 MATRIX = {
     "nameko-2.14": (["nameko==2.14.1"], NAMEKO_TESTS),
