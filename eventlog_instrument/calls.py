@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
 from eventlog_instrument import constants as c
@@ -234,15 +235,15 @@ def set_call_error(span: Span, error_type: str, message: str) -> None:
 
 
 def current_call() -> CallIdentity | None:
-    """The identity of the instrumented call whose span is current, if any.
+    """The identity of the live instrumented call the current span is or runs under, if any.
 
     A span without the package's record (one started by user code with
     :meth:`CallIdentity.attributes`) is read from its attributes.
     """
-    span = trace.get_current_span()
-    attributes = reserved_record(span) or getattr(span, "attributes", None)
-    if not attributes or c.ATTR_CALL_ID not in attributes:
+    span = call_span_of(trace.get_current_span())
+    if span is None:
         return None
+    attributes = reserved_record(span) or span.attributes
     return CallIdentity(
         str(attributes[c.ATTR_SERVICE_NAME]),
         str(attributes[c.ATTR_ENTRYPOINT_PROTOCOL]),
@@ -251,3 +252,44 @@ def current_call() -> CallIdentity | None:
         tuple(attributes[c.ATTR_CALL_STACK]),
         attributes.get(c.ATTR_ROUTING_KEY),
     )
+
+
+CALL_LINK_ATTRIBUTE = "_eventlog_call"
+"""Name of the link from a span the application (or another instrumentation) started
+inside a call to that call's span, beside where the record would be."""
+
+
+def _is_call(span: object) -> bool:
+    attributes = reserved_record(span) or getattr(span, "attributes", None)
+    return bool(attributes and c.ATTR_CALL_ID in attributes)
+
+
+def call_span_of(span: object) -> Any:
+    """The span of the call ``span`` is, or was started under at any depth; ``None``
+    when there is none or that call's span has ended (a task or greenthread outliving
+    its call is not part of it any more)."""
+    if not _is_call(span):
+        holder = getattr(span, "_attributes", None)
+        span = getattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, None)
+        if span is None:
+            return None
+    return span if getattr(span, "end_time", None) is None else None
+
+
+def link_to_call(span: object, parent_context: Context | None) -> None:
+    """Link ``span``, just started in ``parent_context``, to the call its parent is or
+    runs under (what :func:`call_span_of` follows): a span processor's ``on_start``.
+
+    Call spans are linked too, harmlessly: their record is set only after the SDK starts
+    them, and it wins."""
+    parent = trace.get_current_span(parent_context)
+    if parent is trace.INVALID_SPAN:
+        return
+    call: Any = parent
+    if not _is_call(parent):
+        holder = getattr(parent, "_attributes", None)
+        call = getattr(parent if holder is None else holder, CALL_LINK_ATTRIBUTE, None)
+        if call is None:
+            return
+    holder = getattr(span, "_attributes", None)
+    setattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, call)
