@@ -22,6 +22,12 @@ Bounding rules, shared by every instrumentor:
 * a call id made elsewhere (Nameko's own) is kept when it is such a call id, and reduced
   to one otherwise (:func:`safe_call_id`).
 
+A span started inside a call by anything else (the application's own
+``start_as_current_span``, another OpenTelemetry instrumentation on the package's
+provider) is linked to the call's span as it starts (:func:`link_to_call`), so the call
+is found beneath any depth of such spans (:func:`call_span_of`, :func:`current_call`,
+log capture); a call whose span has ended is no one's current call.
+
 A failed call's error type and message are kept in the record too
 (:func:`set_call_error`): taken from the exception itself, never from the SDK's
 exception event, whose attributes the user's span limits cut or drop.
@@ -264,32 +270,27 @@ def _is_call(span: object) -> bool:
     return bool(attributes and c.ATTR_CALL_ID in attributes)
 
 
+def _linked_call(span: object) -> Any:
+    holder = getattr(span, "_attributes", None)
+    return getattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, None)
+
+
 def call_span_of(span: object) -> Any:
     """The span of the call ``span`` is, or was started under at any depth; ``None``
     when there is none or that call's span has ended (a task or greenthread outliving
     its call is not part of it any more)."""
-    if not _is_call(span):
-        holder = getattr(span, "_attributes", None)
-        span = getattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, None)
-        if span is None:
-            return None
-    return span if getattr(span, "end_time", None) is None else None
+    call = span if _is_call(span) else _linked_call(span)
+    return call if call is not None and getattr(call, "end_time", None) is None else None
 
 
 def link_to_call(span: object, parent_context: Context | None) -> None:
-    """Link ``span``, just started in ``parent_context``, to the call its parent is or
-    runs under (what :func:`call_span_of` follows): a span processor's ``on_start``.
-
-    Call spans are linked too, harmlessly: their record is set only after the SDK starts
-    them, and it wins."""
+    """A span processor's ``on_start``: link ``span`` to the call its parent is or runs
+    under. Call spans are linked too, harmlessly: the record set once the SDK has
+    started them wins."""
     parent = trace.get_current_span(parent_context)
     if parent is trace.INVALID_SPAN:
         return
-    call: Any = parent
-    if not _is_call(parent):
-        holder = getattr(parent, "_attributes", None)
-        call = getattr(parent if holder is None else holder, CALL_LINK_ATTRIBUTE, None)
-        if call is None:
-            return
-    holder = getattr(span, "_attributes", None)
-    setattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, call)
+    call = parent if _is_call(parent) else _linked_call(parent)
+    if call is not None:
+        holder = getattr(span, "_attributes", None)
+        setattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, call)
