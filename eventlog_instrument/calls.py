@@ -287,6 +287,8 @@ def link_to_call(span: object, parent_context: Context | None) -> None:
     """A span processor's ``on_start``: link ``span`` to the call its parent is or runs
     under. Call spans are linked too, harmlessly: the record set once the SDK has
     started them wins."""
+    if parent_context is not None and not parent_context:
+        return  # a call coming without trace headers starts a trace: nothing to look up
     parent = trace.get_current_span(parent_context)
     if parent is trace.INVALID_SPAN:
         return
