@@ -22,6 +22,12 @@ Bounding rules, shared by every instrumentor:
 * a call id made elsewhere (Nameko's own) is kept when it is such a call id, and reduced
   to one otherwise (:func:`safe_call_id`).
 
+A span started inside a call by anything else (the application's own
+``start_as_current_span``, another OpenTelemetry instrumentation on the package's
+provider) is linked to the call's span as it starts (:func:`link_to_call`), so the call
+is found beneath any depth of such spans (:func:`call_span_of`, :func:`current_call`,
+log capture); a call whose span has ended is no one's current call.
+
 A failed call's error type and message are kept in the record too
 (:func:`set_call_error`): taken from the exception itself, never from the SDK's
 exception event, whose attributes the user's span limits cut or drop.
@@ -36,6 +42,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
 from eventlog_instrument import constants as c
@@ -234,15 +241,15 @@ def set_call_error(span: Span, error_type: str, message: str) -> None:
 
 
 def current_call() -> CallIdentity | None:
-    """The identity of the instrumented call whose span is current, if any.
+    """The identity of the live instrumented call the current span is or runs under, if any.
 
     A span without the package's record (one started by user code with
     :meth:`CallIdentity.attributes`) is read from its attributes.
     """
-    span = trace.get_current_span()
-    attributes = reserved_record(span) or getattr(span, "attributes", None)
-    if not attributes or c.ATTR_CALL_ID not in attributes:
+    span = call_span_of(trace.get_current_span())
+    if span is None:
         return None
+    attributes = reserved_record(span) or span.attributes
     return CallIdentity(
         str(attributes[c.ATTR_SERVICE_NAME]),
         str(attributes[c.ATTR_ENTRYPOINT_PROTOCOL]),
@@ -251,3 +258,41 @@ def current_call() -> CallIdentity | None:
         tuple(attributes[c.ATTR_CALL_STACK]),
         attributes.get(c.ATTR_ROUTING_KEY),
     )
+
+
+CALL_LINK_ATTRIBUTE = "_eventlog_call"
+"""Name of the link from a span the application (or another instrumentation) started
+inside a call to that call's span, beside where the record would be."""
+
+
+def _is_call(span: object) -> bool:
+    attributes = reserved_record(span) or getattr(span, "attributes", None)
+    return bool(attributes and c.ATTR_CALL_ID in attributes)
+
+
+def _linked_call(span: object) -> Any:
+    holder = getattr(span, "_attributes", None)
+    return getattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, None)
+
+
+def call_span_of(span: object) -> Any:
+    """The span of the call ``span`` is, or was started under at any depth; ``None``
+    when there is none or that call's span has ended (a task or greenthread outliving
+    its call is not part of it any more)."""
+    call = span if _is_call(span) else _linked_call(span)
+    return call if call is not None and getattr(call, "end_time", None) is None else None
+
+
+def link_to_call(span: object, parent_context: Context | None) -> None:
+    """A span processor's ``on_start``: link ``span`` to the call its parent is or runs
+    under. Call spans are linked too, harmlessly: the record set once the SDK has
+    started them wins."""
+    if parent_context is not None and not parent_context:
+        return  # a call coming without trace headers starts a trace: nothing to look up
+    parent = trace.get_current_span(parent_context)
+    if parent is trace.INVALID_SPAN:
+        return
+    call = parent if _is_call(parent) else _linked_call(parent)
+    if call is not None:
+        holder = getattr(span, "_attributes", None)
+        setattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, call)

@@ -39,7 +39,7 @@ import wrapt
 from opentelemetry import trace
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import reserved_record
+from eventlog_instrument.calls import call_span_of, reserved_record
 from eventlog_instrument.instrumentors.hooks import guarded
 from eventlog_instrument.log_records import LOGS_KEY, CapturedLogs, LogEntry
 
@@ -133,7 +133,7 @@ def _capture(logger: logging.Logger, record: logging.LogRecord) -> None:
         return
     made, span, reserved = _last_made
     if made is not record:  # made by hand, or by another thread in between
-        span = trace.get_current_span()
+        span = call_span_of(trace.get_current_span())
         reserved = reserved_record(span)
     if (
         reserved is None
@@ -182,7 +182,7 @@ capture, a moment later in the same logging call, does not look them up again.""
 @guarded("read the call ids of a log record")
 def _ids(record: logging.LogRecord) -> tuple[str, str, str] | None:
     global _last_made
-    span = trace.get_current_span()
+    span = call_span_of(trace.get_current_span())
     reserved = reserved_record(span)
     _last_made = (record, span, reserved)
     if reserved is None:

@@ -48,6 +48,7 @@ from opentelemetry.trace import SpanKind
 
 from eventlog_instrument import constants as c
 from eventlog_instrument import lifecycle
+from eventlog_instrument.calls import link_to_call
 from eventlog_instrument.drops import QUEUE_FULL
 from eventlog_instrument.envelope import attributes_of
 from eventlog_instrument.export_worker import ExportWorker
@@ -134,7 +135,7 @@ class EventLogSpanProcessor(ExportWorker, SpanProcessor):
         return dict(self._drops.by_reason)
 
     def on_start(self, span: Span, parent_context: context.Context | None = None) -> None:
-        return
+        link_to_call(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = attributes_of(span)

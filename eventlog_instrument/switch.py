@@ -38,6 +38,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from eventlog_instrument import log_capture, runtime
+from eventlog_instrument.calls import link_to_call
 from eventlog_instrument.exporters.registry import create_exporters
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.registry import enabled_instrumentors
@@ -176,7 +177,8 @@ class _FanOut(SpanProcessor):
         self.processors: tuple[EventLogSpanProcessor, ...] = ()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return
+        if self.processors:  # once for all of them: the link is the same for each
+            link_to_call(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         for processor in self.processors:

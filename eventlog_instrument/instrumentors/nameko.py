@@ -48,8 +48,8 @@ call id in between, as Nameko always adds it). The standalone event dispatcher
 (``nameko.standalone.events.event_dispatcher``) sends the calling call's stack and trace
 context as ``nameko.*`` headers (:mod:`eventlog_instrument.instrumentors.nameko_events`),
 so the handler's stack is the caller's plus its own. Greenthreads spawned while a span is
-current (by
-``eventlet.spawn``, a ``GreenPool`` or the container) start with the spawner's context,
+current (by ``eventlet.spawn`` or ``spawn_n``, a ``GreenPool`` or the container) start
+with the spawner's context,
 where eventlet would give them an empty one, and so do those spawned while an HTTP
 request is served (its worker is one).
 """
@@ -61,7 +61,6 @@ import inspect
 import weakref
 from typing import Any, ClassVar
 
-import wrapt
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Span, SpanKind
 
@@ -84,7 +83,7 @@ from eventlog_instrument.instrumentors.hooks import (
     suppressed,
 )
 from eventlog_instrument.instrumentors.nameko_events import (
-    dispatch_standalone_event,
+    standalone_event_exchange,
     with_call_headers,
 )
 from eventlog_instrument.instrumentors.nameko_http import (
@@ -113,11 +112,12 @@ class NamekoInstrumentor(FrameworkInstrumentor):
         ("nameko.containers", "ServiceContainer._run_worker", "_run_worker"),
         ("nameko.containers", "ServiceContainer._worker_result", "_worker_result"),
         ("eventlet.greenthread", "GreenThread.__init__", "_greenthread_init"),
+        ("eventlet.greenthread", "_spawn_n", "_spawn_n"),
         ("nameko.standalone.rpc", "StandaloneProxyBase.__init__", "_standalone_client_init"),
         ("nameko.standalone.rpc", "ClusterRpcClient.__init__", "_standalone_client_init"),
         ("nameko.web.server", "WsgiApp.__call__", "_wsgi_app"),
         ("nameko.containers", "ServiceContainer.spawn_worker", "_spawn_worker"),
-        ("nameko.standalone.events", "event_dispatcher", "_event_dispatcher"),
+        ("nameko.standalone.events", "get_event_exchange", "_event_exchange"),
         ("nameko.amqp.publish", "Publisher.publish", "_publish"),
     )
 
@@ -164,8 +164,8 @@ class NamekoInstrumentor(FrameworkInstrumentor):
                 args, kwargs = with_stack
         return wrapped(*args, **kwargs)
 
-    def _event_dispatcher(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        return wrapt.FunctionWrapper(wrapped(*args, **kwargs), dispatch_standalone_event)
+    def _event_exchange(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        return standalone_event_exchange(wrapped, instance, args, kwargs)
 
     def _publish(self, wrapped: Any, publisher: Any, args: Any, kwargs: Any) -> Any:
         return wrapped(*args, **with_call_headers(publisher, kwargs))
@@ -173,6 +173,11 @@ class NamekoInstrumentor(FrameworkInstrumentor):
     def _greenthread_init(self, wrapped: Any, greenthread: Any, args: Any, kwargs: Any) -> Any:
         result = wrapped(*args, **kwargs)
         self._pass_context(greenthread)
+        return result
+
+    def _spawn_n(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        result = wrapped(*args, **kwargs)  # (timer, greenlet): spawn_n's bare greenlet
+        self._pass_context(result[1])
         return result
 
     def _standalone_client_init(self, wrapped: Any, client: Any, args: Any, kwargs: Any) -> Any:
