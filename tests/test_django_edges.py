@@ -127,3 +127,17 @@ def test_an_excluded_url_written_with_its_non_ascii_path_is_excluded(django_proj
     [event] = fired(memory, 1)
     assert event["entrypoint_name"] == "djshop.views.ReportView"
     assert memory.wait_for(1) == [event]
+
+
+@pytest.mark.parametrize("capture_log_level", ["WARNING", "off"])
+def test_what_a_streamed_body_does_while_it_is_sent_belongs_to_the_request(
+    django_project, pipeline, capture_log_level
+):
+    memory = pipeline(service_name="streamer", capture_log_level=capture_log_level)
+    status, headers, body = serve(django_project(), "GET", "/stream-events/")
+    assert (status, body) == ("200 OK", b"0\n1\n")
+    events = memory.wait_for(3)
+    [request] = [e for e in events if e["event_type"] == "entrypoint_fired"]
+    chunks = [e for e in events if e["event_type"] == "chunk_sent"]
+    assert [(e["call_id"], e["data"]["number"]) for e in chunks] == [(request["call_id"], 0), (request["call_id"], 1)]
+    assert request["call_id"] == dict(headers)["X-Call-Id"]

@@ -36,7 +36,6 @@ from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import constants as c
-from eventlog_instrument import log_capture
 from eventlog_instrument.calls import new_call, set_call_data, start_call_span
 from eventlog_instrument.fastpath import propagation_fields
 from eventlog_instrument.instrumentors.hooks import (
@@ -253,7 +252,7 @@ class _EndsSpanOnClose:
     def __iter__(self) -> Iterator[bytes]:
         try:
             span = self._request.span
-            if span is not None and log_capture.capturing() and not body_made(self._response):
+            if span is not None and not body_made(self._response):
                 yield from made_with_span_current(self._response, span)
             else:
                 yield from self._response

@@ -1,8 +1,9 @@
-"""A WSGI response's body after the view returned: what log capture needs of it.
+"""A WSGI response's body after the view returned.
 
-A streamed body runs the application's code while the server sends it, so what it logs
-belongs to the call; a body already made runs none, and is sent without the cost of
-making the call's span current around each chunk.
+A streamed body runs the application's code while the server sends it, so what that
+code does belongs to the call: its log records, its manual events, the tasks it
+publishes and the requests it makes. A body already made runs none, and is sent without
+the cost of making the call's span current around each chunk.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ _MADE_TYPES = (list, tuple)
 
 def made_with_span_current(response: Iterable[bytes], span: Span) -> Iterator[bytes]:
     """The body's chunks, each made with the call's span current: a streamed body is made
-    after the view returned, and what it logs belongs to the call. Current only while a
+    after the view returned, and what it does belongs to the call. Current only while a
     chunk is made, never while the server writes it."""
     current = trace.set_span_in_context(span)
     chunks = iter(response)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("reports/", views.ReportView.as_view()),
     path("boom/", views.boom, name="boom"),
     path("stream/", views.stream, name="stream"),
+    path("stream-events/", views.stream_events, name="stream-events"),
     path("download/", views.download, name="download"),
     path("health/", views.health, name="health"),
     path("chain/<int:value>/", views.chain, name="chain"),

@@ -38,6 +38,15 @@ def stream(request):
     return StreamingHttpResponse(chunks(), content_type="text/plain")
 
 
+def stream_events(request):
+    def chunks():
+        for number in range(2):
+            dispatch_event("chunk_sent", {"number": number})
+            yield f"{number}\n"
+
+    return StreamingHttpResponse(chunks(), content_type="text/plain")
+
+
 def download(request):
     return FileResponse(open(os.path.join(os.path.dirname(__file__), "download.txt"), "rb"))
 
