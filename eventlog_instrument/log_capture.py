@@ -67,14 +67,18 @@ class _State:
     level: ClassVar[int] = logging.WARNING
     most: ClassVar[int] = 50
     keep: ClassVar[int] = 4096 + _SCRUB_MARGIN
-    originals: ClassVar[dict[str, Any]] = {}
+    active: ClassVar[bool] = False
+    capturing: ClassVar[bool] = False
+    wrappers: ClassVar[dict[str, tuple[Any, Any]]] = {}
+    """Method name to (original, our wrapper), while ours is on ``Logger``: under another
+    library's wrapper it stays after :func:`uninstall`, passing through."""
     factory: ClassVar[Callable[..., logging.LogRecord] | None] = None
     previous_factory: ClassVar[Callable[..., logging.LogRecord] | None] = None
 
 
 def install(settings: Settings) -> None:
     """Add the call ids to records, and capture them unless the level is ``off``."""
-    if _State.originals:
+    if _State.active:
         return
     level = settings.capture_log_level
     if level is not None:
@@ -83,9 +87,13 @@ def install(settings: Settings) -> None:
     _State.keep = settings.max_value_length + _SCRUB_MARGIN
     hooks = {"callHandlers": _call_handlers, "makeRecord": _make_record}
     for name in _WRAPPED if level is not None else _CORRELATION_ONLY:
-        original = vars(logging.Logger)[name]
-        _State.originals[name] = original
-        setattr(logging.Logger, name, wrapt.FunctionWrapper(original, hooks[name]))
+        if name not in _State.wrappers:  # else ours is still there, under another's
+            original = vars(logging.Logger)[name]
+            wrapper = wrapt.FunctionWrapper(original, hooks[name])
+            _State.wrappers[name] = (original, wrapper)
+            setattr(logging.Logger, name, wrapper)
+    _State.capturing = level is not None
+    _State.active = True
     previous = logging.getLogRecordFactory()
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
@@ -103,27 +111,34 @@ def install(settings: Settings) -> None:
 
 
 def uninstall() -> None:
-    """Put back what :func:`install` changed."""
-    for name, original in _State.originals.items():
-        setattr(logging.Logger, name, original)
-    _State.originals = {}
+    """Put back what :func:`install` changed; a method another library wrapped since
+    keeps ours under its wrapper, passing through, so theirs stays in force."""
+    for name, (original, wrapper) in list(_State.wrappers.items()):
+        if vars(logging.Logger).get(name) is wrapper:
+            setattr(logging.Logger, name, original)
+            del _State.wrappers[name]
+    _State.active = _State.capturing = False
     if _State.factory is not None and logging.getLogRecordFactory() is _State.factory:
         assert _State.previous_factory is not None
         logging.setLogRecordFactory(_State.previous_factory)
     _State.factory = _State.previous_factory = None
     global _last_made
-    _last_made = (None, None, None)
+    _last_made = _NOTHING_MADE
 
 
 def capturing() -> bool:
     """Whether records are being captured (the level is not ``off``)."""
-    return "callHandlers" in _State.originals
+    return _State.capturing
 
 
 def _call_handlers(wrapped: Any, logger: Any, args: Any, kwargs: Any) -> Any:
+    if not _State.capturing:
+        return wrapped(*args, **kwargs)
     record = args[0] if args else kwargs.get("record")
     if getattr(record, "levelno", 0) >= _State.level:
         _capture(logger, record)
+    global _last_made
+    _last_made = _NOTHING_MADE  # the record, its arguments and traceback are the app's
     return wrapped(*args, **kwargs)
 
 
@@ -159,7 +174,10 @@ def _entry(record: logging.LogRecord) -> LogEntry:
     try:
         message = record.getMessage()
     except Exception:  # the application's own handlers report its bad arguments
-        message = str(record.msg)
+        try:
+            message = str(record.msg)
+        except Exception:
+            message = "(the message of this record cannot be shown)"
     keep = _State.keep
     exc_info = record.exc_info
     if not exc_info or exc_info[1] is None:
@@ -174,7 +192,8 @@ def _entry(record: logging.LogRecord) -> LogEntry:
             error_message)
 
 
-_last_made: tuple[object, Any, dict[str, Any] | None] = (None, None, None)
+_NOTHING_MADE: tuple[object, Any, dict[str, Any] | None] = (None, None, None)
+_last_made = _NOTHING_MADE
 """The record the factory made last, with the span and call record current then: its
 capture, a moment later in the same logging call, does not look them up again."""
 
@@ -184,7 +203,8 @@ def _ids(record: logging.LogRecord) -> tuple[str, str, str] | None:
     global _last_made
     span = call_span_of(trace.get_current_span())
     reserved = reserved_record(span)
-    _last_made = (record, span, reserved)
+    if _State.capturing:
+        _last_made = (record, span, reserved)
     if reserved is None:
         return None
     ids: tuple[str, str, str] | None = reserved.get(_IDS_KEY)
@@ -200,6 +220,8 @@ def _ids(record: logging.LogRecord) -> tuple[str, str, str] | None:
 
 def _make_record(wrapped: Any, logger: Any, args: Any, kwargs: Any) -> Any:
     """``makeRecord(name, level, fn, lno, msg, args, exc_info, func, extra, sinfo)``."""
+    if not _State.active:
+        return wrapped(*args, **kwargs)
     positional = len(args) > _EXTRA_INDEX
     extra = args[_EXTRA_INDEX] if positional else kwargs.get("extra")
     if not extra or not isinstance(extra, Mapping) or RECORD_ATTRIBUTES.isdisjoint(extra):

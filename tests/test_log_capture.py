@@ -4,10 +4,12 @@ record attributes, and that instrument()/uninstrument() leave logging as it was.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,7 +17,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from eventlog_instrument import dispatch_event
+from eventlog_instrument import EventLogInstrumentor, dispatch_event
 from eventlog_instrument.calls import new_call, start_call_span
 from eventlog_instrument.instrumentors.hooks import begin_call, end_call
 from eventlog_instrument.settings import SettingsError, load_settings
@@ -273,8 +275,9 @@ def test_hostile_messages_stay_strict_json_and_never_reach_the_app(pipeline, log
         except ValueError:
             log.error("bad error", exc_info=True)
     [event] = fired(memory)
-    first, second = event["data"]["logs"]
+    first, unprintable, second = event["data"]["logs"]
     assert first["message"] == "line\r\nbreak \u00e9\u4e2d \ufffd end"
+    assert unprintable["message"] == "(the message of this record cannot be shown)"
     assert (second["error_type"], second["error_message"]) == (
         "ValueError", "(the message of this ValueError cannot be shown)")
 
@@ -303,3 +306,45 @@ def test_only_a_body_that_runs_the_apps_code_is_made_with_the_span_current():
     assert [body_made(b) for b in ([b"x"], (b"x",), body("/made"), body("/made", "HEAD"))] == [
         True] * 4
     assert [body_made(b) for b in (body("/streamed"), iter([b"x"]), Hostile())] == [False] * 3
+
+
+def test_uninstrument_keeps_a_later_librarys_wrapper_and_ours_under_it_passes_through(pipeline, log):
+    pipeline()
+    ours = logging.Logger.callHandlers
+    seen: list[str] = []
+
+    def later_library(self, record):
+        seen.append(record.getMessage())
+        return ours(self, record)
+
+    logging.Logger.callHandlers = later_library  # type: ignore[method-assign]
+    try:
+        EventLogInstrumentor().uninstrument()
+        log.warning("after uninstrument")
+        assert seen == ["after uninstrument"]
+        assert logging.Logger.callHandlers is later_library
+        memory = pipeline()
+        with call():
+            log.warning("instrumented again")
+        [event] = fired(memory)
+        assert [record["message"] for record in event["data"]["logs"]] == ["instrumented again"]
+    finally:
+        logging.Logger.callHandlers = ours  # type: ignore[method-assign]
+
+
+def test_no_record_is_kept_alive_after_its_logging_call(pipeline, log):
+    memory = pipeline()
+
+    class Payload:
+        pass
+
+    log.propagate = False  # pytest's capture handler on the root keeps every record
+    payload = Payload()
+    alive = weakref.ref(payload)
+    with call():
+        log.warning("order %s", payload)
+    fired(memory)
+    del payload
+    gc.collect()
+    assert alive() is None
+
