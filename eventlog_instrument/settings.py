@@ -103,7 +103,8 @@ class Settings(
         accepted="a comma list of regular expressions",
         default="",
         help="Patterns added to the built-in ones (URI credentials, Bearer/Basic tokens, card "
-        "numbers): every match in captured free text (error messages) is exported as ***.",
+        "numbers, the values of secret-named key=value pairs such as password=...): every match "
+        "in captured free text (error and log messages) is exported as ***.",
     )
     max_event_bytes = Setting(
         parse=p.positive_int,
