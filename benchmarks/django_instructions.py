@@ -5,19 +5,17 @@ middleware), in three variants, each in its own process: bare Django, with this 
 (its exporter drops what it gets, after building every envelope on its export thread),
 and with ``opentelemetry-instrumentation-django`` and the SDK's batch processor (whose
 exporter drops the spans). Each variant runs twice under callgrind, with one timed
-request and with ``--requests`` more, as ``flask_instructions.py`` counts them (its
-measuring function is reused here): the difference divided by ``--requests`` is what one
-request costs, export thread included.
+request and with ``--requests`` more (``callgrind.py``, as every instructions benchmark):
+the difference divided by ``--requests`` is what one request costs, export thread
+included.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import sys
-from concurrent.futures import ThreadPoolExecutor
 
-import flask_instructions
+from callgrind import per_unit, print_against_bare, require_valgrind
+from flask_overhead import VARIANT_ENV
 
 VARIANT_CODE = r'''
 import io, sys, time
@@ -89,27 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        sys.exit("django_instructions.py needs valgrind (Debian package valgrind)")
-    # flask_instructions' measuring function runs the program in its VARIANT_CODE: this
-    # process measures Django's only, so it is set once, before any measuring thread starts
-    flask_instructions.VARIANT_CODE = VARIANT_CODE
-    runs = [(variant, count) for variant in VARIANTS for count in (1, 1 + args.requests)]
-    measure = flask_instructions.instructions
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        totals = dict(zip(runs, pool.map(lambda run: measure(*run), runs), strict=True))
-    per_request = {
-        variant: (totals[variant, 1 + args.requests] - totals[variant, 1]) / args.requests
-        for variant in VARIANTS
-    }
-    bare = per_request["bare"]
+    require_valgrind("django_instructions.py")
+    per_request = per_unit(VARIANT_CODE, VARIANTS, args.requests, VARIANT_ENV)
     print(f"Django per-request cost in instructions (callgrind, raw WSGI call, {args.requests} "
           "requests, export thread included):\n")
-    print("| variant | instructions per request | added | vs bare |")
-    print("|---|---|---|---|")
-    for variant, label in VARIANTS.items():
-        count = per_request[variant]
-        print(f"| {label} | {count:,.0f} | {count - bare:+,.0f} | {count / bare:.2f} |")
+    print_against_bare(per_request, VARIANTS)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,8 @@ handler would.
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 
-from flask_instructions import _COLLECTED
+from callgrind import per_unit, require_valgrind
 from flask_overhead import VARIANT_ENV
 
 VARIANT_CODE = r'''
@@ -78,32 +74,12 @@ VARIANTS = {
 }
 
 
-def instructions(variant: str, view: str, requests: int) -> int:
-    """Instructions the whole process ran for ``requests`` requests of ``view``."""
-    completed = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-c", VARIANT_CODE, variant, view, str(requests)],
-        capture_output=True, text=True, check=True, env=VARIANT_ENV,
-    )
-    found = _COLLECTED.search(completed.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total for {variant} {view}:\n{completed.stderr}")
-    return int(found.group(1))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        sys.exit("flask_logs_instructions.py needs valgrind (Debian package valgrind)")
-    runs = [(*key, count) for key in VARIANTS for count in (1, 1 + args.requests)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        totals = dict(zip(runs, pool.map(lambda run: instructions(*run), runs), strict=True))
-    per_request = {
-        key: (totals[(*key, 1 + args.requests)] - totals[(*key, 1)]) / args.requests
-        for key in VARIANTS
-    }
+    require_valgrind("flask_logs_instructions.py")
+    per_request = per_unit(VARIANT_CODE, VARIANTS, args.requests, VARIANT_ENV)
     print(f"Flask log capture per request in instructions (callgrind, {args.requests} "
           "requests, export thread included):\n")
     print("| variant | instructions per request | added to bare, same view |")

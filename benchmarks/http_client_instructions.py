@@ -13,14 +13,10 @@ request that requests has given ``X-Call-Stack`` already).
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
-import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from flask_instructions import _COLLECTED
+from callgrind import per_unit, require_valgrind
 from flask_overhead import VARIANT_ENV
 
 VARIANT_CODE = r'''
@@ -87,38 +83,18 @@ class _Ok(BaseHTTPRequestHandler):
         pass
 
 
-def instructions(variant: str, requests: int, url: str) -> int:
-    completed = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-c", VARIANT_CODE, variant, str(requests), url],
-        capture_output=True, text=True, check=True, env=VARIANT_ENV,
-    )
-    found = _COLLECTED.search(completed.stderr)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total for {variant}:\n{completed.stderr}")
-    return int(found.group(1))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
-    if shutil.which("valgrind") is None:
-        sys.exit("http_client_instructions.py needs valgrind (Debian package valgrind)")
+    require_valgrind("http_client_instructions.py")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/stock"
-    runs = [(variant, count) for variant in VARIANTS for count in (1, 1 + args.requests)]
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            counts = pool.map(lambda run: instructions(*run, url), runs)
-            totals = dict(zip(runs, counts, strict=True))
+        per_request = per_unit(VARIANT_CODE, VARIANTS, args.requests, VARIANT_ENV, extra=(url,))
     finally:
         server.shutdown()
-    per_request = {
-        variant: (totals[variant, 1 + args.requests] - totals[variant, 1]) / args.requests
-        for variant in VARIANTS
-    }
     hooks = per_request["ours"] - per_request["flask-only"]
     print("Outgoing requests call inside a Flask request, instructions per request "
           f"(callgrind, {args.requests} requests, export thread included):\n")

@@ -15,9 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventlog_instrument import dispatch_event
+from tests.support.hostile import HEADER_TEXT, HEADERS, SAFE_CALL_ID, settled_count
 
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-SAFE_CALL_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}\.[A-Za-z0-9_.-]{1,100}\." + UUID)
 ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=20)
 """Any code points, lone surrogates and control characters included."""
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -28,11 +27,6 @@ def instrumented_once(pipeline: Any) -> Any:
     if not hasattr(pipeline, "memory"):
         pipeline.memory = pipeline(service_name="fuzzed")
     return pipeline.memory
-
-
-def settled_count(memory: Any) -> int:
-    """How many events arrived, once the previous example's have."""
-    return len(memory.wait_for(len(memory.events), 0.1))
 
 
 def strict_json(body: bytes) -> Any:
@@ -101,18 +95,6 @@ def test_every_manual_event_is_an_error_at_once_or_exactly_one_strict_json_event
         assert SAFE_CALL_ID.fullmatch(event.envelope["call_id"]) or "call_id" not in event.envelope
 
 
-HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=300)
-"""What a WSGI environ can hold: latin-1 text; CR and LF never reach it."""
-HEADERS = st.fixed_dictionaries(
-    {},
-    optional={
-        "X-Call-Stack": HEADER_TEXT | st.lists(st.from_regex(r"[!-+\--~]{1,40}", fullmatch=True),
-                                               max_size=30).map(",".join),
-        "traceparent": HEADER_TEXT | st.just("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        "tracestate": HEADER_TEXT,
-        "X-Anything": HEADER_TEXT,
-    },
-)
 
 
 @FUZZ

@@ -51,6 +51,7 @@ from eventlog_instrument import constants as c
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.hooks import guarded, record_exception, suppressed
 from eventlog_instrument.instrumentors.wsgi import (
+    UNMATCHED_ENTRYPOINT,
     WsgiRequest,
     current_request,
     serve,
@@ -58,9 +59,6 @@ from eventlog_instrument.instrumentors.wsgi import (
 )
 from eventlog_instrument.instrumentors.wsgi_environ import excluded
 from eventlog_instrument.settings import Settings
-
-UNMATCHED_ENTRYPOINT = "unmatched"
-"""``entrypoint_name`` of a request no route matched: its path is never a name."""
 
 
 class DjangoInstrumentor(FrameworkInstrumentor):

@@ -52,15 +52,13 @@ from eventlog_instrument import constants as c
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.hooks import guarded, record_exception, suppressed
 from eventlog_instrument.instrumentors.wsgi import (
+    UNMATCHED_ENTRYPOINT,
     WsgiRequest,
     current_request,
     serve,
     start_request_span,
 )
 from eventlog_instrument.instrumentors.wsgi_environ import excluded
-
-UNMATCHED_ENTRYPOINT = "unmatched"
-"""``entrypoint_name`` of a request that matched no endpoint: its path is never a name."""
 
 
 class FlaskInstrumentor(FrameworkInstrumentor):

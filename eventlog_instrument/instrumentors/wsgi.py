@@ -56,6 +56,9 @@ from eventlog_instrument.settings import Settings
 
 _DATA = c.ATTR_DATA_PREFIX
 
+UNMATCHED_ENTRYPOINT = "unmatched"
+"""``entrypoint_name`` of a request no route matched: its path is never a name."""
+
 
 SpanOf = Callable[["WsgiRequest", bool], Span]
 """The framework's ``span_of(request, make_current)``: the request's span, started now
