@@ -11,32 +11,23 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 import eventlet
 import pytest
 import requests
 from nameko.standalone.events import event_dispatcher
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 
-from eventlog_instrument.calls import current_call, new_call, start_call_span
-from eventlog_instrument.instrumentors.hooks import begin_call, end_call
+from eventlog_instrument.calls import current_call
 from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.spans import instrumented_call
 
 app_tracer = trace.get_tracer("the.app")
 
 
-@contextmanager
-def call() -> Iterator[str]:
-    identity = new_call("scopesvc", "Rpc", "work")
-    span = start_call_span(trace.get_tracer("tests"), "work", identity.attributes(),
-                           kind=SpanKind.SERVER)
-    token = begin_call(span)
-    try:
-        yield identity.call_id
-    finally:
-        end_call(span, token)
+def call() -> Any:
+    return instrumented_call("scopesvc")
 
 
 class Keep(logging.Handler):

@@ -11,29 +11,18 @@ import threading
 import uuid
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 
 from eventlog_instrument import EventLogInstrumentor, dispatch_event
-from eventlog_instrument.calls import new_call, start_call_span
-from eventlog_instrument.instrumentors.hooks import begin_call, end_call
 from eventlog_instrument.settings import SettingsError, load_settings
+from tests.support.spans import instrumented_call
 
 
-@contextmanager
-def call(entrypoint: str = "work") -> Iterator[str]:
-    """An instrumented call of a service, as an instrumentor makes one."""
-    identity = new_call("logsvc", "Rpc", entrypoint)
-    span = start_call_span(trace.get_tracer("tests"), entrypoint, identity.attributes(),
-                           kind=SpanKind.SERVER)
-    token = begin_call(span)
-    try:
-        yield identity.call_id
-    finally:
-        end_call(span, token)
+def call(entrypoint: str = "work") -> Any:
+    return instrumented_call("logsvc", entrypoint)
 
 
 @pytest.fixture
