@@ -18,9 +18,10 @@ from callgrind import per_unit, print_against_bare, require_valgrind
 from flask_overhead import VARIANT_ENV
 
 VARIANT_CODE = r'''
-import io, sys, time
+import sys, time
 variant, requests = sys.argv[1], int(sys.argv[2])
 import django
+from raw_wsgi import requester
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
@@ -52,21 +53,7 @@ from django.core.handlers.wsgi import WSGIHandler
 
 app = WSGIHandler()
 
-environ_template = {
-    "REQUEST_METHOD": "GET", "PATH_INFO": "/orders/42/", "QUERY_STRING": "", "SERVER_NAME": "bench",
-    "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-    "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.multithread": False,
-    "wsgi.multiprocess": False, "wsgi.run_once": False, "HTTP_HOST": "bench",
-}
-
-def start_response(status, headers, exc_info=None):
-    assert status == "200 OK", status
-
-def one_request():
-    response = app(dict(environ_template), start_response)
-    for _ in response:
-        pass
-    response.close()
+one_request = requester(app, "/orders/42/", expect="200 OK")
 
 for _ in range(1000):
     one_request()

@@ -20,6 +20,7 @@ VARIANT_CODE = r'''
 import logging, os, sys
 variant, view, requests = sys.argv[1], sys.argv[2], int(sys.argv[3])
 import flask
+from raw_wsgi import requester
 if variant != "bare":
     from discarding import DiscardEvents
     from eventlog_instrument import EventLogInstrumentor
@@ -46,22 +47,9 @@ def logging_view(order_id):
     log.warning("order %d: slow answer from the warehouse", order_id)
     return "ok"
 
-environ_template = {
-    "REQUEST_METHOD": "GET", "PATH_INFO": f"/{view}/42", "QUERY_STRING": "",
-    "SERVER_NAME": "bench", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
-    "wsgi.url_scheme": "http", "wsgi.input": None, "wsgi.errors": sys.stderr,
-    "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
-    "HTTP_HOST": "bench",
-}
-
-def start_response(status, headers, exc_info=None):
-    return None
-
+one_request = requester(app, f"/{view}/42")
 for _ in range(requests):
-    response = app(dict(environ_template), start_response)
-    for _ in response:
-        pass
-    getattr(response, "close", lambda: None)()
+    one_request()
 '''
 
 VARIANTS = {

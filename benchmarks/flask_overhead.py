@@ -30,6 +30,7 @@ import sys, time
 variant, requests = sys.argv[1], int(sys.argv[2])
 import peers
 import flask
+from raw_wsgi import requester
 if variant == "ours":
     from discarding import DiscardEvents
     from eventlog_instrument import EventLogInstrumentor
@@ -90,21 +91,7 @@ if variant in ("sdk-span", "floor"):
 
     app.wsgi_app = span_only_wsgi_app
 
-environ_template = {
-    "REQUEST_METHOD": "GET", "PATH_INFO": "/orders/42", "QUERY_STRING": "", "SERVER_NAME": "bench",
-    "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-    "wsgi.input": None, "wsgi.errors": sys.stderr, "wsgi.multithread": False,
-    "wsgi.multiprocess": False, "wsgi.run_once": False, "HTTP_HOST": "bench",
-}
-
-def start_response(status, headers, exc_info=None):
-    return None
-
-def one_request():
-    response = app(dict(environ_template), start_response)
-    for _ in response:
-        pass
-    getattr(response, "close", lambda: None)()
+one_request = requester(app, "/orders/42")
 
 WARM_UP = 1000
 for _ in range(WARM_UP):

@@ -24,6 +24,7 @@ import sys
 variant, requests_count, url = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 import flask
 import requests
+from raw_wsgi import requester
 if variant != "bare":
     from discarding import DiscardEvents
     from eventlog_instrument import EventLogInstrumentor
@@ -40,21 +41,7 @@ session = requests.Session()
 def order(order_id):
     return session.get(url, timeout=10).content
 
-environ_template = {
-    "REQUEST_METHOD": "GET", "PATH_INFO": "/orders/42", "QUERY_STRING": "", "SERVER_NAME": "bench",
-    "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-    "wsgi.input": None, "wsgi.errors": sys.stderr, "wsgi.multithread": False,
-    "wsgi.multiprocess": False, "wsgi.run_once": False, "HTTP_HOST": "bench",
-}
-
-def start_response(status, headers, exc_info=None):
-    return None
-
-def one_request():
-    response = app(dict(environ_template), start_response)
-    for _ in response:
-        pass
-    getattr(response, "close", lambda: None)()
+one_request = requester(app, "/orders/42")
 
 for _ in range(200):
     one_request()
