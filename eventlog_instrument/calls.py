@@ -270,16 +270,22 @@ def _is_call(span: object) -> bool:
     return bool(attributes and c.ATTR_CALL_ID in attributes)
 
 
-def _linked_call(span: object) -> Any:
+def _link_holder(span: object) -> Any:
+    """Where ``span``'s call link hangs: its attributes object, as for the record."""
     holder = getattr(span, "_attributes", None)
-    return getattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, None)
+    return span if holder is None else holder
+
+
+def _call_of(span: object) -> Any:
+    """``span`` itself when it is a call's, else the call it is linked to, if any."""
+    return span if _is_call(span) else getattr(_link_holder(span), CALL_LINK_ATTRIBUTE, None)
 
 
 def call_span_of(span: object) -> Any:
     """The span of the call ``span`` is, or was started under at any depth; ``None``
     when there is none or that call's span has ended (a task or greenthread outliving
     its call is not part of it any more)."""
-    call = span if _is_call(span) else _linked_call(span)
+    call = _call_of(span)
     return call if call is not None and getattr(call, "end_time", None) is None else None
 
 
@@ -292,7 +298,6 @@ def link_to_call(span: object, parent_context: Context | None) -> None:
     parent = trace.get_current_span(parent_context)
     if parent is trace.INVALID_SPAN:
         return
-    call = parent if _is_call(parent) else _linked_call(parent)
+    call = _call_of(parent)
     if call is not None:
-        holder = getattr(span, "_attributes", None)
-        setattr(span if holder is None else holder, CALL_LINK_ATTRIBUTE, call)
+        setattr(_link_holder(span), CALL_LINK_ATTRIBUTE, call)

@@ -179,15 +179,15 @@ def _entry(record: logging.LogRecord) -> LogEntry:
         except Exception:
             message = "(the message of this record cannot be shown)"
     keep = _State.keep
+    error_type = error_message = None
     exc_info = record.exc_info
-    if not exc_info or exc_info[1] is None:
-        return (record.levelname, record.name, message[:keep], record.created, None, None)
-    error = exc_info[1]
-    error_type = type(error).__name__
-    try:
-        error_message = str(error)[:keep]
-    except Exception:
-        error_message = f"(the message of this {error_type} cannot be shown)"
+    if exc_info and exc_info[1] is not None:
+        error = exc_info[1]
+        error_type = type(error).__name__
+        try:
+            error_message = str(error)[:keep]
+        except Exception:
+            error_message = f"(the message of this {error_type} cannot be shown)"
     return (record.levelname, record.name, message[:keep], record.created, error_type,
             error_message)
 

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from eventlog_instrument import constants as c
+from eventlog_instrument.log_settings import LOG_LEVELS
 
 
 def matches(envelope: dict[str, Any], arguments: argparse.Namespace) -> bool:
@@ -66,15 +67,11 @@ def seconds(text: str) -> float:
     return number
 
 
-
-LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
 def level(text: str) -> int:
     """A level name, any case, as its number (the argument type of ``--level``)."""
     name = text.strip().upper()
-    if name not in LEVEL_NAMES:
-        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LEVEL_NAMES)}, got {text!r}")
+    if name not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOG_LEVELS)}, got {text!r}")
     return int(logging.getLevelName(name))
 
 
