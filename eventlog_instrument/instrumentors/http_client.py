@@ -18,10 +18,12 @@ import re
 from collections.abc import Iterable, Set
 from urllib.parse import urlsplit
 
+from opentelemetry import propagate
+
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import current_call
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
-from eventlog_instrument.instrumentors.hooks import guarded, inject_call_context, suppressed
+from eventlog_instrument.instrumentors.hooks import guarded, suppressed
 
 
 class HttpClientInstrumentor(FrameworkInstrumentor):
@@ -46,9 +48,8 @@ def propagation_headers(
     call = current_call()
     if call is None or (excluded_hosts and _excluded(excluded_hosts, host)):
         return None
-    carrier: dict[str, object] = {}
-    inject_call_context(carrier, c.CALL_STACK_HTTP_HEADER, call)
-    carrier[c.CALL_STACK_HTTP_HEADER] = ",".join(call.call_stack)
+    carrier: dict[str, object] = {c.CALL_STACK_HTTP_HEADER: ",".join(call.call_stack)}
+    propagate.inject(carrier)
     return {key: str(value) for key, value in carrier.items()}
 
 

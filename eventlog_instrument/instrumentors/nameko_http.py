@@ -32,8 +32,6 @@ from opentelemetry.trace import INVALID_SPAN, Span
 
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import CallIdentity
-from eventlog_instrument.fastpath import propagation_fields
-from eventlog_instrument.instrumentors.hooks import propagated_context
 from eventlog_instrument.instrumentors.wsgi import (
     WsgiRequest,
     current_request,
@@ -42,7 +40,7 @@ from eventlog_instrument.instrumentors.wsgi import (
 from eventlog_instrument.instrumentors.wsgi_environ import (
     captured_headers,
     incoming_call_stack,
-    propagation_headers,
+    incoming_trace_context,
 )
 from eventlog_instrument.nameko_context import CALL_ID_STACK_CONTEXT_KEY
 from eventlog_instrument.settings import Settings
@@ -92,8 +90,7 @@ def continued_context_data(request: WsgiRequest, context_data: Any) -> dict[str,
     stack = incoming_call_stack(environ)
     if stack and CALL_ID_STACK_CONTEXT_KEY not in data:
         data[CALL_ID_STACK_CONTEXT_KEY] = list(stack)
-    fields = propagation_fields()
-    parent = propagated_context(propagation_headers(environ, fields), fields, None)
+    parent = incoming_trace_context(environ)
     if parent is not None:
         trace_headers: dict[str, str] = {}
         propagate.inject(trace_headers, context=parent)

@@ -37,20 +37,18 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import new_call, set_call_data, start_call_span
-from eventlog_instrument.fastpath import propagation_fields
 from eventlog_instrument.instrumentors.hooks import (
     call_closed,
     call_opened,
     guarded,
     make_current,
-    propagated_context,
     record_error,
 )
 from eventlog_instrument.instrumentors.wsgi_body import body_made, made_with_span_current
 from eventlog_instrument.instrumentors.wsgi_environ import (
     captured_headers,
     incoming_call_stack,
-    propagation_headers,
+    incoming_trace_context,
 )
 from eventlog_instrument.settings import Settings
 
@@ -154,8 +152,7 @@ def start_request_span(
         )
     if route is not None:
         reserved[_DATA + "route"] = route
-    fields = propagation_fields()
-    parent = propagated_context(propagation_headers(environ, fields), fields, None)
+    parent = incoming_trace_context(environ)
     span = start_call_span(
         tracer,
         f"{method} {route or entrypoint}",

@@ -12,9 +12,12 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
+from opentelemetry.context import Context
+
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import parse_call_stack
-from eventlog_instrument.fastpath import environ_keys
+from eventlog_instrument.fastpath import environ_keys, propagation_fields
+from eventlog_instrument.instrumentors.hooks import propagated_context
 
 _STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_")
 
@@ -60,3 +63,10 @@ def propagation_headers(environ: dict[str, Any], fields: frozenset[str]) -> dict
         if value is not None:
             headers[field] = value
     return headers
+
+
+def incoming_trace_context(environ: dict[str, Any]) -> Context | None:
+    """The trace context the request's propagator headers carry; ``None`` when they
+    carry none or a malformed one."""
+    fields = propagation_fields()
+    return propagated_context(propagation_headers(environ, fields), fields, None)
