@@ -15,9 +15,10 @@ are awaited together (waiting for each confirm in turn is ten times slower, SPEC
 The connection is kombu's py-amqp transport (``amqp://``, ``amqps://``; kombu's virtual
 transports have no publisher confirms). The publish frames are built by
 :mod:`~eventlog_instrument.exporters.amqp_wire` and written 64 KiB at a time;
+acks are read in bulk by :mod:`~eventlog_instrument.exporters.amqp_confirms`;
 exchanges are declared (on a channel of their own, see
-:mod:`~eventlog_instrument.exporters.amqp_exchanges`), and confirms read, through
-py-amqp itself. An event that is nacked, or unconfirmed or unsent when the connection
+:mod:`~eventlog_instrument.exporters.amqp_exchanges`), and every other frame read,
+through py-amqp itself. An event that is nacked, or unconfirmed or unsent when the connection
 fails or the timeout passes, is handed back once to the pipeline, which retries it on a
 new connection.
 
@@ -41,6 +42,7 @@ from typing import Any
 
 from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
+from eventlog_instrument.exporters.amqp_confirms import await_confirms
 from eventlog_instrument.exporters.amqp_exchanges import RETRY_DECLARE_AFTER, ExchangeDeclarer
 from eventlog_instrument.exporters.amqp_limits import name_refusal, size_limit_in
 from eventlog_instrument.exporters.amqp_wire import EventContent, publish_method_frame
@@ -72,7 +74,7 @@ class AmqpEventExporter(EventExporter):
         self._channel: Any = None
         self._next_tag = 1
         self._exchanges = ExchangeDeclarer()
-        self._method_frames: dict[tuple[str, str], bytes] = {}
+        self._routes: dict[tuple[str, str], tuple[bytes, str]] = {}
         self._unconfirmed: dict[int, Event] = {}
         self._nacked: list[Event] = []
         self.nacks = 0
@@ -88,11 +90,13 @@ class AmqpEventExporter(EventExporter):
         try:
             channel = self._open_channel()
             slices = GilSlices()
+            frame_max = channel.connection.frame_max
             frames: list[bytes] = []
             buffered = 0
             for event in events:
                 slices.tick()
-                if self._publishable(event):
+                method, refusal = self._route(channel.channel_id, event)
+                if self._publishable(event, refusal):
                     alone = len(event.body) > _PUBLISH_ALONE_ABOVE
                     if alone:
                         self._write(frames)
@@ -101,7 +105,10 @@ class AmqpEventExporter(EventExporter):
                     if self._exchange_refused(event):
                         handled += 1
                         continue
-                    frames += self._frames(channel, event)
+                    frames.append(method)
+                    frames += _CONTENT.frames(
+                        channel.channel_id, event.body, event.call_stack, frame_max
+                    )
                     buffered += len(event.body)
                     self._unconfirmed[self._next_tag] = event
                     self._next_tag += 1
@@ -120,11 +127,22 @@ class AmqpEventExporter(EventExporter):
             self._discard_connection()
         return [*self._nacked, *self._unconfirmed.values(), *events[handled:]]
 
-    def _publishable(self, event: Event) -> bool:
+    def _route(self, channel_id: int, event: Event) -> tuple[bytes, str]:
+        """The ``basic.publish`` frame of ``event``'s exchange and routing key, and why
+        the broker cannot route to them (``""`` when it can), each found once."""
+        names = (event.service_name, event.routing_key or self.routing_key)
+        route = self._routes.get(names)
+        if route is None:
+            exchange = self._exchange(event)
+            refusal = name_refusal(exchange, names[1])
+            method = b"" if refusal else publish_method_frame(channel_id, exchange, names[1])
+            route = self._routes[names] = (method, refusal)
+        return route
+
+    def _publishable(self, event: Event, refusal: str) -> bool:
         """Whether the broker can take ``event``; if not, it is refused here."""
-        detail = name_refusal(self._exchange(event), event.routing_key or self.routing_key)
-        if detail:
-            self.refuse(event, INVALID, detail)
+        if refusal:
+            self.refuse(event, INVALID, refusal)
             return False
         limit = self.broker_max_size
         if limit is not None and len(event.body) > limit:
@@ -133,11 +151,11 @@ class AmqpEventExporter(EventExporter):
         return True
 
     def _await_confirms(self, deadline: float) -> None:
-        while self._unconfirmed:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{len(self._unconfirmed)} publishes not confirmed in time")
-            self._connection.drain_events(timeout=remaining)
+        if self._unconfirmed:
+            channel = self._channel
+            await_confirms(
+                channel.connection, channel.channel_id, self._on_ack, self._unconfirmed, deadline
+            )
 
     def _refuse_over_broker_limit(self, error: Exception) -> None:
         """RabbitMQ closes the channel (406) over a message above ``max_message_size``."""
@@ -164,7 +182,7 @@ class AmqpEventExporter(EventExporter):
         self._channel = channel
         self._next_tag = 1
         self._exchanges.new_connection()
-        self._method_frames = {}
+        self._routes = {}
         return channel
 
     def _connect(self, timeout: float) -> Any:
@@ -190,20 +208,6 @@ class AmqpEventExporter(EventExporter):
                 f"{redact(str(error), self.uri)}"
             ) from None
         return f"ok {mask_uri(self.uri)}"
-
-    def _frames(self, channel: Any, event: Event) -> list[bytes]:
-        """The frames of publishing ``event``, built here rather than by py-amqp."""
-        routing = (event.service_name, event.routing_key or self.routing_key)
-        method = self._method_frames.get(routing)
-        if method is None:
-            method = publish_method_frame(channel.channel_id, self._exchange(event), routing[1])
-            self._method_frames[routing] = method
-        return [
-            method,
-            *_CONTENT.frames(
-                channel.channel_id, event.body, event.call_stack, channel.connection.frame_max
-            ),
-        ]
 
     def _write(self, frames: list[bytes]) -> None:
         if frames:
@@ -256,6 +260,9 @@ class AmqpEventExporter(EventExporter):
         return confirmed
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        if not multiple:
+            self._unconfirmed.pop(delivery_tag, None)
+            return
         for tag in self._confirmed_tags(delivery_tag, multiple):
             del self._unconfirmed[tag]
 
