@@ -1,21 +1,31 @@
 """The bulk confirm reader decodes acks as py-amqp would and hands it every other frame.
 
 Frames are written by py-amqp's own ``frame_writer`` into one end of a socket pair;
-the reader reads the other end through a connection shaped as py-amqp's.
+the reader reads the other end through a connection shaped as py-amqp's. Then the
+exporter against the real RabbitMQ, through a proxy that ends TLS and hands the
+broker's bytes over in pieces of a few bytes, with a full queue making the broker nack.
 """
 
 from __future__ import annotations
 
+import json
 import socket
+import ssl
+import subprocess
 import time
 from types import SimpleNamespace
 
+import kombu
 import pytest
 from amqp import spec
 from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
 
+from eventlog_instrument.envelope import Event
+from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.exporters.amqp_confirms import UnreadableFrame, await_confirms
+from eventlog_instrument.settings import load_settings
+from tests.support.tcpproxy import TcpProxy
 
 CHANNEL = 1
 
@@ -54,6 +64,7 @@ class FakeConnection:
 
     def __init__(self, sock: socket.socket, read_buffer: bytes = b"", raise_on=()) -> None:
         self.transport = SimpleNamespace(sock=sock, _read_buffer=read_buffer)
+        self.frame_max = 131072
         self.bytes_recv = 0
         self.handed_over: list[tuple[int, int, bytes]] = []
         self._raise_on = raise_on
@@ -146,3 +157,98 @@ def test_a_closed_connection_and_a_frame_without_its_end_are_connection_errors(s
     with pytest.raises(ConnectionError, match="closed the connection"):
         await_confirms(FakeConnection(ours), CHANNEL, lambda tag, _m: None, {1},
                        time.monotonic() + 5)
+
+
+def test_py_amqp_reading_on_while_it_handles_a_frame_gets_the_bytes_that_follow(sockets):
+    """py-amqp reopens a channel the broker closed, reading the next frames itself."""
+    ours, broker = sockets
+    unconfirmed = {1, 2}
+    connection = FakeConnection(ours)
+    read_by_py_amqp = []
+
+    def on_inbound_frame(frame):
+        transport = connection.transport
+        read_by_py_amqp.append(transport._read_buffer[: len(HEARTBEAT)])
+        transport._read_buffer = transport._read_buffer[len(HEARTBEAT):]
+
+    connection.on_inbound_frame = on_inbound_frame
+    broker.sendall(ack(1) + nack(2) + HEARTBEAT + ack(2))
+    await_confirms(connection, CHANNEL, lambda tag, _m: unconfirmed.discard(tag), unconfirmed,
+                   time.monotonic() + 5)
+    assert read_by_py_amqp == [HEARTBEAT]
+    assert not unconfirmed and connection.transport._read_buffer == b""
+
+
+def test_the_brokers_reason_survives_py_amqp_closing_the_socket(sockets):
+    ours, broker = sockets
+    connection = FakeConnection(ours)
+
+    def close_and_raise(frame):
+        ours.close()  # as py-amqp does when the broker closes the connection
+        raise RuntimeError("(320) CONNECTION_FORCED - broker shutdown")
+
+    connection.on_inbound_frame = close_and_raise
+    broker.sendall(HEARTBEAT)
+    with pytest.raises(RuntimeError, match="CONNECTION_FORCED"):
+        await_confirms(connection, CHANNEL, lambda tag, _m: None, {1}, time.monotonic() + 5)
+
+
+def test_a_frame_announced_over_frame_max_ends_the_read_at_once(sockets):
+    ours, broker = sockets
+    broker.sendall(b"\x03\x00\x01\xff\xff\xff\xf0" + b"x" * 100)
+    with pytest.raises(UnreadableFrame, match="over frame_max 131072"):  # not TimeoutError
+        await_confirms(FakeConnection(ours), CHANNEL, lambda tag, _m: None, {1},
+                       time.monotonic() + 60)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+         cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize(("tls", "split"), [(False, 9), (True, 0), (True, 9)],
+                         ids=["plain-in-pieces", "tls", "tls-in-pieces"])
+def test_every_event_is_confirmed_or_handed_back_once_through_tls_and_pieces(
+    rabbitmq, service_name, certificate, tls, split
+):
+    context = None
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*certificate)
+    admin = kombu.Connection(rabbitmq)
+    exchange = kombu.Exchange(f"{service_name}.events", type="topic", durable=True)
+    queue = kombu.Queue(
+        f"small-{service_name}", exchange, "log_event", auto_delete=False,
+        queue_arguments={"x-max-length": 200, "x-overflow": "reject-publish"},
+    )
+    queue(admin.default_channel).declare()
+    events = [
+        Event(service_name, f"{service_name}.m.{number}", (f"{service_name}.m.{number}",),
+              "entrypoint_fired", None, {}, json.dumps({"n": number, "pad": "x" * (number % 700)}).encode())
+        for number in range(900)
+    ]
+    with TcpProxy("127.0.0.1", 5672, server_context=context, split_to_client=split) as proxy:
+        scheme, files = ("amqps", {"amqp_ssl_ca": certificate[0]}) if tls else ("amqp", {})
+        exporter = AmqpEventExporter(load_settings(
+            {}, amqp_uri=f"{scheme}://guest:guest@127.0.0.1:{proxy.port}//", **files
+        ))
+        handed_back = []
+        for start in range(0, len(events), 300):
+            handed_back += exporter.deliver(events[start : start + 300], 30)
+        assert exporter.last_error == ""
+        exporter.shutdown()
+    queued: list[int] = []
+    channel = admin.channel()
+    while (message := channel.basic_get(queue.name, no_ack=True)) is not None:
+        queued.append(json.loads(message.body)["n"])
+    queue(admin.default_channel).delete()
+    admin.release()
+    assert len(queued) == 200 and exporter.nacks == 700
+    assert sorted(queued + [json.loads(event.body)["n"] for event in handed_back]) == list(range(900))

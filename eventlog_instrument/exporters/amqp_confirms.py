@@ -7,7 +7,10 @@ socket holds (up to 64 KiB at once) and decodes the ``basic.ack`` frames of the
 publishing channel itself; every other frame (a nack, the broker closing a channel, a
 heartbeat, a returned message) goes to py-amqp's own frame handler, in order, so it is
 handled exactly as py-amqp would. py-amqp's read buffer is taken first and what is
-left of it (bytes of a frame not yet complete) is handed back, whatever happens.
+left of it (bytes of a frame not yet complete) is handed back, whatever happens; while
+py-amqp handles a frame it holds the bytes that follow, since it may read on (to reopen
+a channel the broker closed). A frame announced over the connection's ``frame_max``
+ends the connection at once instead of being awaited.
 
 Frame layout (AMQP 0-9-1 §2.3.5, §4.2.6): type octet, channel short, payload size
 long, payload, ``0xCE``; ``basic.ack`` (60, 80) carries a long-long delivery tag and a
@@ -47,10 +50,12 @@ def await_confirms(
 
     Acks of ``channel_id`` go to ``on_ack(delivery_tag, multiple)``, which is expected
     to shrink ``unconfirmed``; other frames to py-amqp. Raises ``TimeoutError`` past
-    ``deadline`` (``time.monotonic``) and what py-amqp raises for a closed channel.
+    ``deadline`` (``time.monotonic``), ``UnreadableFrame``, and what py-amqp raises for
+    a closed channel or connection.
     """
     transport = connection.transport
     sock = transport.sock
+    frame_max = connection.frame_max
     buffer, transport._read_buffer = transport._read_buffer, b""
     offset = 0
     previous_timeout = sock.gettimeout()
@@ -59,6 +64,8 @@ def await_confirms(
             end_of_data = len(buffer)
             while end_of_data - offset > _HEAD_SIZE:
                 frame_type, channel, size = _FRAME_HEAD.unpack_from(buffer, offset)
+                if size > frame_max:
+                    raise UnreadableFrame(f"AMQP frame of {size} bytes over frame_max {frame_max}")
                 start = offset + _HEAD_SIZE
                 end = start + size
                 if end >= end_of_data:
@@ -75,8 +82,14 @@ def await_confirms(
                     _, _, delivery_tag, bits = _ACK_PAYLOAD.unpack_from(buffer, start)
                     connection.bytes_recv += 1  # what py-amqp's heartbeat check counts
                     on_ack(delivery_tag, bool(bits & 1))
-                else:
-                    connection.on_inbound_frame((frame_type, channel, buffer[start:end]))
+                    continue
+                # py-amqp may read on while it handles the frame (reopening a channel the
+                # broker closed): it gets the bytes that follow, and keeps what it leaves.
+                frame = (frame_type, channel, buffer[start:end])
+                transport._read_buffer, buffer, offset = buffer[offset:], b"", 0
+                connection.on_inbound_frame(frame)
+                buffer, transport._read_buffer = transport._read_buffer, b""
+                end_of_data = len(buffer)
             if not unconfirmed:
                 return
             remaining = deadline - time.monotonic()
@@ -88,5 +101,7 @@ def await_confirms(
                 raise ConnectionError("the broker closed the connection")
             buffer, offset = buffer[offset:] + received, 0
     finally:
-        transport._read_buffer = buffer[offset:]
-        sock.settimeout(previous_timeout)
+        if buffer:
+            transport._read_buffer = buffer[offset:] + transport._read_buffer
+        if transport.sock is sock and sock.fileno() != -1:  # py-amqp closes it on a close
+            sock.settimeout(previous_timeout)
