@@ -55,7 +55,7 @@ from eventlog_instrument.nameko_context import (
     nameko_config,
     worker_call,
 )
-from eventlog_instrument.processor import EventLogSpanProcessor
+from eventlog_instrument.processor import RECORD_EVERY_CALL, EventLogSpanProcessor
 from eventlog_instrument.settings import load_settings
 
 _logger = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class EventLogDispatcher(DependencyProvider):  # type: ignore[misc]
         provider = TracerProvider(
             resource=Resource.create({"service.name": self.container.service_name}),
             shutdown_on_exit=True,
+            sampler=RECORD_EVERY_CALL,
         )
         provider.add_span_processor(EventLogSpanProcessor(AmqpEventExporter(settings), settings))
         self._own_provider = provider

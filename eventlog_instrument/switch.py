@@ -43,7 +43,7 @@ from eventlog_instrument.exporters.registry import create_exporters
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.registry import enabled_instrumentors
 from eventlog_instrument.lifecycle import open_calls, shutdown_together
-from eventlog_instrument.processor import EventLogSpanProcessor
+from eventlog_instrument.processor import RECORD_EVERY_CALL, EventLogSpanProcessor
 from eventlog_instrument.settings import Settings, SettingsError, load_settings
 
 _logger = logging.getLogger(__name__)
@@ -212,6 +212,7 @@ def _sdk_tracer_provider(settings: Settings) -> TracerProvider:
     provider = TracerProvider(
         resource=Resource.create({"service.name": settings.service_name}),
         shutdown_on_exit=False,
+        sampler=RECORD_EVERY_CALL,
     )
     trace.set_tracer_provider(provider)
     return provider

@@ -82,6 +82,16 @@ def test_call_stack_and_trace_continue_and_the_call_id_comes_back(shop):
     assert manual["data"] == {"order_id": 7}
 
 
+def test_a_request_its_caller_did_not_sample_still_makes_every_event(shop):
+    """Upstream tracing samples (``traceparent`` flag 00): the SDK's default sampler would
+    drop the span, and its events with it, uncounted."""
+    server, queue = shop
+    get(server, "/orders/7", traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-00")
+    events = envelopes(queue, 2)
+    assert {event["event_type"] for event in events} == {"entrypoint_fired", "order_viewed"}
+    assert {event["data"].get("trace_id") for event in events} == {TRACE_ID, None}
+
+
 @pytest.mark.parametrize("bad", ["", " , ", "a b,c", "x" * 600, "a,,b"])
 def test_malformed_call_stack_header_starts_a_fresh_stack(shop, bad):
     import http.client

@@ -40,6 +40,19 @@ def test_headers_inside_a_call_carry_its_stack_and_trace(pipeline):
     assert sent["traceparent"].split("-")[1] == TRACE_ID
 
 
+def test_a_call_its_caller_did_not_sample_makes_its_events_and_passes_the_flag_on(pipeline):
+    memory = pipeline()
+    not_sampled = f"00-{TRACE_ID}-00f067aa0ba902b7-00"
+    with continued_call({"X-Call-Stack": PARENT_STACK, "traceparent": not_sampled}, **NAMES):
+        sent = call_headers()
+        with trace.get_tracer("tests").start_as_current_span("db"):
+            inner = call_headers()
+    [event] = memory.wait_for(1)
+    assert event["call_stack"] == [PARENT_STACK, event["call_id"]]
+    assert event["data"]["trace_id"] == TRACE_ID
+    assert sent["traceparent"].endswith("-00") and inner["traceparent"].endswith("-00")
+
+
 @pytest.mark.parametrize("headers", [
     {"X-Call-Stack": PARENT_STACK, "traceparent": TRACEPARENT},
     {"x-call-stack": PARENT_STACK.encode(), "TRACEPARENT": TRACEPARENT.encode()},
