@@ -15,7 +15,6 @@ import subprocess
 import time
 from types import SimpleNamespace
 
-import kombu
 import pytest
 from amqp import spec
 from amqp.method_framing import frame_writer
@@ -25,6 +24,7 @@ from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.exporters.amqp_confirms import UnreadableFrame, await_confirms
 from eventlog_instrument.settings import load_settings
+from tests.support.brokers import BoundQueue
 from tests.support.tcpproxy import TcpProxy
 
 CHANNEL = 1
@@ -222,13 +222,7 @@ def test_every_event_is_confirmed_or_handed_back_once_through_tls_and_pieces(
     if tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(*certificate)
-    admin = kombu.Connection(rabbitmq)
-    exchange = kombu.Exchange(f"{service_name}.events", type="topic", durable=True)
-    queue = kombu.Queue(
-        f"small-{service_name}", exchange, "log_event", auto_delete=False,
-        queue_arguments={"x-max-length": 200, "x-overflow": "reject-publish"},
-    )
-    queue(admin.default_channel).declare()
+    full = BoundQueue(service_name, max_length=200)
     events = [
         Event(service_name, f"{service_name}.m.{number}", (f"{service_name}.m.{number}",),
               "entrypoint_fired", None, {}, json.dumps({"n": number, "pad": "x" * (number % 700)}).encode())
@@ -244,11 +238,7 @@ def test_every_event_is_confirmed_or_handed_back_once_through_tls_and_pieces(
             handed_back += exporter.deliver(events[start : start + 300], 30)
         assert exporter.last_error == ""
         exporter.shutdown()
-    queued: list[int] = []
-    channel = admin.channel()
-    while (message := channel.basic_get(queue.name, no_ack=True)) is not None:
-        queued.append(json.loads(message.body)["n"])
-    queue(admin.default_channel).delete()
-    admin.release()
+    queued = [json.loads(message.body)["n"] for message in full.read(200)]
+    full.close()
     assert len(queued) == 200 and exporter.nacks == 700
     assert sorted(queued + [json.loads(event.body)["n"] for event in handed_back]) == list(range(900))

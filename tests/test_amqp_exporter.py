@@ -121,7 +121,7 @@ def test_unreachable_broker_never_blocks_the_application(service_name, pipeline)
         proxy.cut()
         exporter = amqp_exporter(f"amqp://guest:guest@127.0.0.1:{proxy.port}//")
         pipeline(extra_exporters=[exporter], service_name=service_name, shutdown_timeout=300)
-        assert_ending_calls_never_waits(service_name)
+        assert_ending_calls_never_waits(service_name, exporter)
 
 
 def test_password_is_masked_in_the_failure_warning(service_name, pipeline, caplog):

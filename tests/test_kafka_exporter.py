@@ -103,7 +103,7 @@ def test_ten_thousand_events_all_arrive_once(tansu, service_name, pipeline):
 def test_unreachable_broker_never_blocks_the_application(service_name, pipeline):
     exporter = kafka_exporter(f"127.0.0.1:{free_port()}", kafka_max_block_ms=500)
     pipeline(extra_exporters=[exporter], service_name=service_name, shutdown_timeout=300)
-    assert_ending_calls_never_waits(service_name)
+    assert_ending_calls_never_waits(service_name, exporter)
 
 
 def test_events_wait_for_a_broker_that_starts_late(service_name, pipeline):

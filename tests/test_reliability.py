@@ -4,7 +4,6 @@ at shutdown, nacked publishes, and export under eventlet."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -16,7 +15,6 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import kombu
 import pytest
 
 from eventlog_instrument import EventLogInstrumentor, dispatch_event
@@ -152,30 +150,14 @@ def test_broker_down_at_start_up_the_app_serves_and_events_follow(rabbitmq, serv
 
 
 def test_nacked_publishes_are_retried_and_none_is_doubled(rabbitmq, service_name, pipeline):
-    connection = kombu.Connection(AMQP_URI)
-    exchange = kombu.Exchange(f"{service_name}.events", type="topic", durable=True)
-    small = kombu.Queue(
-        f"small-{service_name}", exchange, "log_event", auto_delete=True,
-        queue_arguments={"x-max-length": 10, "x-overflow": "reject-publish"},
-    )
-    small(connection.default_channel).declare()
+    small = BoundQueue(service_name, max_length=10)
     exporter = AmqpEventExporter(load_settings({}, amqp_uri=AMQP_URI))
     pipeline(extra_exporters=[exporter], service_name=service_name)
     for number in range(30):
         dispatch_event("tick", {"n": number})
     wait_until(lambda: exporter.nacks >= 20, 20, "the full queue to make the broker nack")
-    received: list[int] = []
-
-    def take(body, message) -> None:
-        received.append(body["data"]["n"])
-        message.ack()
-
-    with kombu.Consumer(connection, [small], callbacks=[take], accept=["json"], prefetch_count=1):
-        deadline = time.monotonic() + 60
-        while len(received) < 30 and time.monotonic() < deadline:
-            with contextlib.suppress(TimeoutError):
-                connection.drain_events(timeout=0.5)
-    connection.release()
+    received = [json.loads(message.body)["data"]["n"] for message in small.read(30, timeout=60)]
+    small.close()
     assert sorted(received) == list(range(30)), "nacked events were published again until confirmed"
 
 

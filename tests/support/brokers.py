@@ -26,9 +26,15 @@ def start_tansu(port: int, advertised_port: int | None = None) -> subprocess.Pop
 
 
 class BoundQueue:
-    """A test queue bound to ``<service>.events`` that reads messages back with kombu."""
+    """A test queue bound to ``<service>.events`` that reads messages back with kombu.
 
-    def __init__(self, service_name: str, routing_key: str = "log_event") -> None:
+    With ``max_length``, the queue holds at most that many messages, and the broker nacks
+    the publishes it cannot take.
+    """
+
+    def __init__(
+        self, service_name: str, routing_key: str = "log_event", max_length: int | None = None
+    ) -> None:
         self.connection = kombu.Connection(AMQP_URI)
         self.name = f"test-{uuid.uuid4().hex[:8]}"
         exchange = kombu.Exchange(f"{service_name}.events", type="topic", durable=True)
@@ -37,7 +43,10 @@ class BoundQueue:
         # x-expires argument cleans up after a test that never got there.
         self.queue = kombu.Queue(
             self.name, exchange, routing_key, auto_delete=False, durable=False,
-            queue_arguments={"x-expires": 600_000},
+            queue_arguments={"x-expires": 600_000, **(
+                {} if max_length is None
+                else {"x-max-length": max_length, "x-overflow": "reject-publish"}
+            )},
         )
         self.queue(self.connection.default_channel).declare()
 
