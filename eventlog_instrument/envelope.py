@@ -52,9 +52,9 @@ from eventlog_instrument.fastpath import event_options, resource_service_name
 from eventlog_instrument.fastpath import format_timestamp as format_timestamp
 from eventlog_instrument.json_body import encoded
 from eventlog_instrument.json_body import envelope_json as envelope_json
-from eventlog_instrument.log_records import LOGS_KEY, CapturedLogs, logs_data
+from eventlog_instrument.log_records import LOGS_KEY, CapturedLogs, cut_counting_logs, logs_data
 from eventlog_instrument.scrubbing import DEFAULT_SCRUBBER, Scrubber
-from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules, cut_to_fit
+from eventlog_instrument.strict_json import TRUNCATED_KEY, ValueRules
 
 if TYPE_CHECKING:
     from eventlog_instrument.settings import Settings
@@ -212,7 +212,7 @@ def build_event(
         if len(body) > max_event_bytes and manual_event_type is None:
             keys = [key for key in metadata if key not in c.PROTECTED_KEYS]
             truncated = envelope[c.DATA].get(TRUNCATED_KEY, [])
-            if cut_to_fit(envelope, keys, len(body), max_event_bytes, truncated):
+            if cut_counting_logs(envelope, keys, len(body), max_event_bytes, truncated):
                 envelope, body = encoded(envelope)
     except (TypeError, ValueError) as error:
         raise ValueError(

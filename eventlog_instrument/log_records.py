@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.strict_json import ValueRules
+from eventlog_instrument.strict_json import ValueRules, cut_to_fit
 
 LOGS_KEY = c.RESERVED_PREFIX + "logs"
 """Record key of a call's :class:`CapturedLogs`."""
@@ -91,3 +91,30 @@ def _item(
         item["error_type"] = rules.ready(error_type, where + "error_type")
         item["error_message"] = rules.free_text(error_message, where + "error_message", scrub)
     return item
+
+
+_COUNT_ROOM = len(',"logs_dropped":') + 8
+"""Bytes kept free when an event is cut to fit: room for ``logs_dropped`` to grow."""
+
+
+def cut_counting_logs(
+    envelope: dict[str, Any], metadata_keys: list[str], size: int, bound: int,
+    truncated: list[str],
+) -> bool:
+    """:func:`~eventlog_instrument.strict_json.cut_to_fit`, with the records it cuts from
+    ``data.logs`` added to ``data.logs_dropped``: no record leaves uncounted."""
+    data = envelope[c.DATA]
+    kept_before = _kept(data)
+    room = _COUNT_ROOM if kept_before else 0
+    if not cut_to_fit(envelope, metadata_keys, size, bound - room, truncated):
+        return False
+    cut = kept_before - _kept(data)
+    if cut:
+        dropped = data.get(LOGS_DROPPED)
+        data[LOGS_DROPPED] = (dropped if type(dropped) is int else 0) + cut
+    return True
+
+
+def _kept(data: dict[str, Any]) -> int:
+    logs = data.get(LOGS)
+    return len(logs) if type(logs) is list else 0

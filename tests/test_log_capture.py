@@ -92,6 +92,19 @@ def test_first_records_kept_the_rest_counted(pipeline, log):
     assert event["data"]["logs_dropped"] == 7
 
 
+def test_records_cut_to_fit_the_event_are_counted_as_dropped(pipeline, log):
+    memory = pipeline(capture_log_max_records=20, max_event_bytes=3000)
+    with call():
+        for number in range(25):
+            log.warning("%02d %s", number, "y" * 300)
+    [event] = fired(memory)
+    kept = event["data"]["logs"]
+    assert 0 < len(kept) < 20, "the records were cut to fit 3,000 bytes"
+    assert [r["message"][:2] for r in kept] == [f"{n:02d}" for n in range(len(kept))]
+    assert event["data"]["logs_dropped"] == 25 - len(kept)
+    assert "data.logs" in event["data"]["_truncated"]
+
+
 def test_messages_are_cut_and_scrubbed(pipeline, log):
     memory = pipeline(max_value_length=40)
     with call():
