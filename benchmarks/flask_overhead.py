@@ -101,8 +101,10 @@ for _ in range(requests):
     one_request()
 print((time.perf_counter() - started) / requests * 1e6)
 if variant in peers.PEERS:
-    peers.deliver_and_check(variant, sink, WARM_UP + requests)
-    sink.stop()
+    try:
+        peers.deliver_and_check(variant, sink, WARM_UP + requests)
+    finally:
+        sink.stop()
 '''
 
 VARIANT_ENV = {

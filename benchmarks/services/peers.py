@@ -29,9 +29,12 @@ class Sink:
     """A :mod:`peer_sink` process of this variant's own."""
 
     def __init__(self) -> None:
+        # Not the variant's stderr: a sink outliving a failed variant would hold the pipe
+        # its benchmark reads to the end, and the benchmark would wait for ever.
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("peer_sink.py"))],
-            stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True,
         )
         assert self.process.stdout is not None
         self.port = int(self.process.stdout.readline())
