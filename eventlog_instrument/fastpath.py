@@ -41,13 +41,19 @@ def propagation_fields() -> frozenset[str]:
     return fields
 
 
+def environ_key(header: str) -> str:
+    """The WSGI environ's key of request header ``header``: ``X-Call-Stack`` is
+    ``HTTP_X_CALL_STACK``."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
 @functools.lru_cache(maxsize=8)
 def environ_keys(fields: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """``(field, "HTTP_FIELD")`` for each propagation field: a WSGI environ's key of it.
+    """``(field, "HTTP_FIELD")`` for each propagation field.
 
     Cached: the same few fields are looked up on every request.
     """
-    return tuple((field, "HTTP_" + field.upper().replace("-", "_")) for field in fields)
+    return tuple((field, environ_key(field)) for field in fields)
 
 
 _last_resource: tuple[Any, str | None] = (None, None)

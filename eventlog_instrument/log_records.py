@@ -93,6 +93,16 @@ def _item(
     return item
 
 
+def records_of(envelope: Any) -> list[dict[str, Any]]:
+    """The records of an event's ``data.logs`` as read back from a broker: what is not
+    shaped as they are (any event can arrive there) is left out."""
+    data = envelope.get(c.DATA) if isinstance(envelope, dict) else None
+    records = data.get(LOGS) if isinstance(data, dict) else None
+    if not isinstance(records, list):
+        return []
+    return [record for record in records if isinstance(record, dict)]
+
+
 _COUNT_ROOM = len(',"logs_dropped":') + 8
 """Bytes kept free when an event is cut to fit: room for ``logs_dropped`` to grow."""
 

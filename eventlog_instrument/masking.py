@@ -92,3 +92,9 @@ def mask_secret(value: Any) -> str:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return ",".join(mask_uri(str(item)) for item in value)
     return mask_uri(str(value))
+
+
+def unreachable(where: str, error: BaseException, *secrets: str) -> str:
+    """``broker unreachable (<where>): <error>``, the error's text redacted of ``secrets``
+    (see :func:`redact`); ``where`` is masked already."""
+    return f"broker unreachable ({where}): {type(error).__name__}: {redact(str(error), *secrets)}"

@@ -47,7 +47,7 @@ from eventlog_instrument.exporters.amqp_exchanges import RETRY_DECLARE_AFTER, Ex
 from eventlog_instrument.exporters.amqp_limits import name_refusal, size_limit_in
 from eventlog_instrument.exporters.amqp_wire import EventContent, publish_method_frame
 from eventlog_instrument.exporters.base import EventExporter
-from eventlog_instrument.masking import mask_uri, redact
+from eventlog_instrument.masking import mask_uri, redact, unreachable
 from eventlog_instrument.realthreads import GilSlices
 from eventlog_instrument.settings import Settings
 
@@ -203,10 +203,7 @@ class AmqpEventExporter(EventExporter):
         try:
             self._connect(timeout).release()
         except Exception as error:
-            raise ConnectionError(
-                f"broker unreachable ({mask_uri(self.uri)}): {type(error).__name__}: "
-                f"{redact(str(error), self.uri)}"
-            ) from None
+            raise ConnectionError(unreachable(mask_uri(self.uri), error, self.uri)) from None
         return f"ok {mask_uri(self.uri)}"
 
     def _write(self, frames: list[bytes]) -> None:

@@ -51,17 +51,18 @@ from eventlog_instrument import constants as c
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.hooks import guarded, record_exception, suppressed
 from eventlog_instrument.instrumentors.wsgi import (
-    UNMATCHED_ENTRYPOINT,
+    RequestSpans,
     WsgiRequest,
     current_request,
     serve,
     start_request_span,
+    wsgi_arguments,
 )
 from eventlog_instrument.instrumentors.wsgi_environ import excluded
 from eventlog_instrument.settings import Settings
 
 
-class DjangoInstrumentor(FrameworkInstrumentor):
+class DjangoInstrumentor(FrameworkInstrumentor, RequestSpans):
     """Spans and ``entrypoint_fired`` events for every Django request."""
 
     name = "django"
@@ -80,7 +81,7 @@ class DjangoInstrumentor(FrameworkInstrumentor):
         self._service_name: str | None = None
 
     def _wsgi_call(self, wrapped: Any, handler: Any, args: Any, kwargs: Any) -> Any:
-        environ, start_response = _bind_wsgi(*args, **kwargs) if kwargs else args
+        environ, start_response = wsgi_arguments(args, kwargs)
         settings = self.settings
         if (
             settings is None
@@ -135,12 +136,6 @@ class DjangoInstrumentor(FrameworkInstrumentor):
         if len(args) == 2 and response.status_code >= 500:
             record_exception(self._span_of(request, True), args[1])
 
-    def _span_of(self, request: WsgiRequest, make_current: bool) -> Span:
-        """The request's span; an unmatched one when Django answered before resolving."""
-        if request.span is not None:
-            return request.span
-        return self._start_span(request, UNMATCHED_ENTRYPOINT, None, make_current)
-
     def _start_span(
         self, request: WsgiRequest, entrypoint: str, route: str | None, make_current: bool
     ) -> Span:
@@ -165,10 +160,6 @@ class DjangoInstrumentor(FrameworkInstrumentor):
         if self.settings is None:  # instrument() sets them before any hook is in place
             raise LookupError("the Django instrumentor has not been instrumented")
         return self.settings
-
-
-def _bind_wsgi(environ: dict[str, Any], start_response: Any) -> tuple[Any, Any]:
-    return environ, start_response
 
 
 def _entrypoint_name(match: Any, method: str) -> str:

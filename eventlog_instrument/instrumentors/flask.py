@@ -53,15 +53,17 @@ from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.hooks import guarded, record_exception, suppressed
 from eventlog_instrument.instrumentors.wsgi import (
     UNMATCHED_ENTRYPOINT,
+    RequestSpans,
     WsgiRequest,
     current_request,
     serve,
     start_request_span,
+    wsgi_arguments,
 )
 from eventlog_instrument.instrumentors.wsgi_environ import excluded
 
 
-class FlaskInstrumentor(FrameworkInstrumentor):
+class FlaskInstrumentor(FrameworkInstrumentor, RequestSpans):
     """Spans and ``entrypoint_fired`` events for every Flask request."""
 
     name = "flask"
@@ -78,7 +80,7 @@ class FlaskInstrumentor(FrameworkInstrumentor):
         self._tracer = trace.get_tracer("eventlog_instrument.flask", __version__)
 
     def _wsgi_app(self, wrapped: Any, app: Any, args: Any, kwargs: Any) -> Any:
-        environ, start_response = _bind_wsgi(*args, **kwargs) if kwargs else args
+        environ, start_response = wsgi_arguments(args, kwargs)
         settings = self.settings
         assert settings is not None
         patterns = settings.flask_excluded_urls
@@ -114,12 +116,6 @@ class FlaskInstrumentor(FrameworkInstrumentor):
     def _record_exception(self, request: WsgiRequest, error: BaseException) -> None:
         record_exception(self._span_of(request, True), error)
 
-    def _span_of(self, request: WsgiRequest, make_current: bool) -> Span:
-        """The request's span; an unmatched one when Flask failed before matching."""
-        if request.span is not None:
-            return request.span
-        return self._start_span(request, UNMATCHED_ENTRYPOINT, None, make_current)
-
     def _start_span(
         self, request: WsgiRequest, entrypoint: str, route: str | None, make_current: bool
     ) -> Span:
@@ -129,10 +125,6 @@ class FlaskInstrumentor(FrameworkInstrumentor):
             request, self._tracer, self.settings,
             (service_name, c.FLASK_PROTOCOL, entrypoint), route, make_current,
         )
-
-
-def _bind_wsgi(environ: dict[str, Any], start_response: Any) -> tuple[Any, Any]:
-    return environ, start_response
 
 
 def _unmatched(app: Any, flask_request: Any) -> tuple[str, str | None]:

@@ -84,6 +84,32 @@ class WsgiRequest:
         self.call_id = ""
 
 
+class RequestSpans:
+    """The request spans of an instrumentor serving through :func:`serve`: a framework
+    that answers before it matched a route (a 404, a failing middleware) gets an
+    ``unmatched`` span when one is first needed."""
+
+    def _start_span(
+        self, request: WsgiRequest, entrypoint: str, route: str | None, make_current: bool
+    ) -> Span:
+        raise NotImplementedError
+
+    def _span_of(self, request: WsgiRequest, make_current: bool) -> Span:
+        """The request's span; an unmatched one when none was started yet."""
+        if request.span is not None:
+            return request.span
+        return self._start_span(request, UNMATCHED_ENTRYPOINT, None, make_current)
+
+
+def wsgi_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """``(environ, start_response)`` of a WSGI call, whether passed by position or name."""
+    return _bind_wsgi(*args, **kwargs) if kwargs else (args[0], args[1])
+
+
+def _bind_wsgi(environ: dict[str, Any], start_response: Any) -> tuple[Any, Any]:
+    return environ, start_response
+
+
 _current_request: ContextVar[WsgiRequest | None] = ContextVar(
     "eventlog_wsgi_request", default=None
 )

@@ -16,10 +16,10 @@ from opentelemetry.context import Context
 
 from eventlog_instrument import constants as c
 from eventlog_instrument.calls import parse_call_stack
-from eventlog_instrument.fastpath import environ_keys, propagation_fields
+from eventlog_instrument.fastpath import environ_key, environ_keys, propagation_fields
 from eventlog_instrument.instrumentors.hooks import propagated_context
 
-_STACK_ENVIRON_KEY = "HTTP_" + c.CALL_STACK_HTTP_HEADER.upper().replace("-", "_")
+_STACK_ENVIRON_KEY = environ_key(c.CALL_STACK_HTTP_HEADER)
 
 
 def incoming_call_stack(environ: dict[str, Any]) -> tuple[str, ...]:
@@ -44,7 +44,7 @@ def captured_headers(
     a fragment of ``denylist``."""
     captured = []
     for name in names:
-        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        value = environ.get(environ_key(name))
         if value is None:
             continue
         lowered = name.lower()

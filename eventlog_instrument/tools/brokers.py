@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from eventlog_instrument.masking import mask_secret, mask_uri, redact
+from eventlog_instrument.masking import mask_secret, mask_uri, unreachable
 from eventlog_instrument.settings import Settings
 from eventlog_instrument.tools.command import EXIT_USAGE, ToolError
 from eventlog_instrument.tools.sources import amqp_events, kafka_events
@@ -55,9 +55,7 @@ def _guarded(
 
 
 def _unreachable(error: Exception, broker: str, settings: Settings) -> ToolError:
-    detail = redact(str(error), settings.amqp_uri)
-    where = broker_location(broker, settings)
-    return ToolError(f"broker unreachable ({where}): {type(error).__name__}: {detail}")
+    return ToolError(unreachable(broker_location(broker, settings), error, settings.amqp_uri))
 
 
 
@@ -84,10 +82,7 @@ def amqp_connection(settings: Settings) -> Any:
         connection = kombu.Connection(settings.amqp_uri, connect_timeout=settings.amqp_timeout)
         connection.connect()
     except Exception as error:
-        raise ToolError(
-            f"broker unreachable ({mask_uri(settings.amqp_uri)}): {type(error).__name__}: "
-            f"{redact(str(error), settings.amqp_uri)}"
-        ) from None
+        raise _unreachable(error, "amqp", settings) from None
     return connection
 
 

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from eventlog_instrument import constants as c
+from eventlog_instrument.log_records import records_of
 from eventlog_instrument.log_settings import LOG_LEVELS
 
 
@@ -77,14 +78,7 @@ def level(text: str) -> int:
 
 def has_record_at(envelope: dict[str, Any], least: int) -> bool:
     """Whether the event's ``data.logs`` holds a record at ``least`` or above."""
-    data = envelope.get(c.DATA)
-    records = data.get("logs") if isinstance(data, dict) else None
-    if not isinstance(records, list):
-        return False
-    return any(
-        isinstance(record, dict) and _level_number(record.get("level")) >= least
-        for record in records
-    )
+    return any(_level_number(record.get("level")) >= least for record in records_of(envelope))
 
 
 def _level_number(name: object) -> int:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from eventlog_instrument import constants as c
+from eventlog_instrument.log_records import LOGS_DROPPED, records_of
 
 COLOURS = {"error": "\033[31m", "ok": "\033[32m", "event": "\033[36m"}
 RESET = "\033[0m"
@@ -48,21 +49,16 @@ def log_lines(envelope: dict[str, Any]) -> list[str]:
     """One line per record of ``data.logs`` (offset, level, logger, message, error),
     and how many were not kept; control characters escaped, so that a record is one
     line and cannot drive the terminal."""
-    data = envelope.get(c.DATA)
-    if not isinstance(data, dict):
-        return []
-    records = data.get("logs")
     lines = []
-    for record in records if isinstance(records, list) else ():
-        if not isinstance(record, dict):
-            continue
+    for record in records_of(envelope):
         offset = record.get("offset_ms")
         when = f"+{offset:.1f} ms" if isinstance(offset, (int, float)) else "+? ms"
         line = f"{when} {record.get('level')} {record.get('logger')}: {record.get('message')}"
         if record.get("error_type") is not None:
             line += f" ({record.get('error_type')}: {record.get('error_message')})"
         lines.append(LOG_INDENT + _one_line(line))
-    dropped = data.get("logs_dropped")
+    data = envelope.get(c.DATA)
+    dropped = data.get(LOGS_DROPPED) if isinstance(data, dict) else None
     if isinstance(dropped, int) and dropped > 0:
         lines.append(f"{LOG_INDENT}... {dropped} more record(s) not kept")
     return lines
