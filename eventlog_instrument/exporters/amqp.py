@@ -74,7 +74,7 @@ class AmqpEventExporter(EventExporter):
         self._channel: Any = None
         self._next_tag = 1
         self._exchanges = ExchangeDeclarer()
-        self._routes: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self._routes: dict[tuple[str, str], tuple[str, bytes, str]] = {}
         self._unconfirmed: dict[int, Event] = {}
         self._nacked: list[Event] = []
         self.nacks = 0
@@ -95,14 +95,14 @@ class AmqpEventExporter(EventExporter):
             buffered = 0
             for event in events:
                 slices.tick()
-                method, refusal = self._route(channel.channel_id, event)
+                exchange, method, refusal = self._route(channel.channel_id, event)
                 if self._publishable(event, refusal):
                     alone = len(event.body) > _PUBLISH_ALONE_ABOVE
                     if alone:
                         self._write(frames)
                         frames, buffered = [], 0
                         self._await_confirms(deadline)
-                    if self._exchange_refused(event):
+                    if self._exchange_refused(event, exchange):
                         handled += 1
                         continue
                     frames.append(method)
@@ -127,16 +127,17 @@ class AmqpEventExporter(EventExporter):
             self._discard_connection()
         return [*self._nacked, *self._unconfirmed.values(), *events[handled:]]
 
-    def _route(self, channel_id: int, event: Event) -> tuple[bytes, str]:
-        """The ``basic.publish`` frame of ``event``'s exchange and routing key, and why
-        the broker cannot route to them (``""`` when it can), each found once."""
+    def _route(self, channel_id: int, event: Event) -> tuple[str, bytes, str]:
+        """``event``'s exchange, the ``basic.publish`` frame of that exchange and its
+        routing key, and why the broker cannot route to them (``""`` when it can), each
+        found once."""
         names = (event.service_name, event.routing_key or self.routing_key)
         route = self._routes.get(names)
         if route is None:
-            exchange = self._exchange(event)
+            exchange = f"{event.service_name}.events"
             refusal = name_refusal(exchange, names[1])
             method = b"" if refusal else publish_method_frame(channel_id, exchange, names[1])
-            route = self._routes[names] = (method, refusal)
+            route = self._routes[names] = (exchange, method, refusal)
         return route
 
     def _publishable(self, event: Event, refusal: str) -> bool:
@@ -227,9 +228,8 @@ class AmqpEventExporter(EventExporter):
             given["cert_reqs"] = ssl.CERT_REQUIRED
         return given
 
-    def _exchange_refused(self, event: Event) -> bool:
-        """Whether the exchange of ``event`` cannot be declared; if so, it is refused."""
-        exchange = self._exchange(event)
+    def _exchange_refused(self, event: Event, exchange: str) -> bool:
+        """Whether ``exchange``, ``event``'s, cannot be declared; if so, it is refused."""
         detail, asked = self._exchanges.refusal(self._connection, exchange)
         if not detail:
             return False
@@ -241,10 +241,6 @@ class AmqpEventExporter(EventExporter):
                 mask_uri(self.uri), redact(detail, self.uri), RETRY_DECLARE_AFTER,
             )
         return True
-
-    @staticmethod
-    def _exchange(event: Event) -> str:
-        return f"{event.service_name}.events"
 
     def _confirmed_tags(self, delivery_tag: int, multiple: bool) -> list[int]:
         if not multiple:

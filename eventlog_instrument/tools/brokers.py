@@ -58,7 +58,6 @@ def _unreachable(error: Exception, broker: str, settings: Settings) -> ToolError
     return ToolError(unreachable(broker_location(broker, settings), error, settings.amqp_uri))
 
 
-
 def exporter_for(broker: str, settings: Settings) -> Any:
     if broker == "kafka":
         from eventlog_instrument.exporters.kafka import KafkaEventExporter
