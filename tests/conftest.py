@@ -14,7 +14,7 @@ import pytest
 
 from eventlog_instrument import EventLogInstrumentor
 from eventlog_instrument.exporters.memory import InMemoryEventExporter
-from tests.support.brokers import AMQP_URI, start_tansu
+from tests.support.brokers import AMQP_URI, BoundQueue, start_tansu
 from tests.support.paths import TESTS
 from tests.support.processes import CeleryWorker, NamekoConsumer, NamekoProcess, ServerProcess
 from tests.support.waiting import free_port, port_open, stop_process, wait_until
@@ -73,6 +73,16 @@ def demo_propagator() -> Iterator[DemoPropagator]:
     propagate.set_global_textmap(demo)
     yield demo
     propagate.set_global_textmap(default)
+
+
+@pytest.fixture
+def announced(rabbitmq: str) -> Iterator[tuple[str, BoundQueue]]:
+    """A fresh service name, and a queue of its ``announced`` events (routing key
+    ``announced``): what a Nameko event dispatcher sends under that service."""
+    service = f"announcer{uuid.uuid4().hex[:8]}"
+    queue = BoundQueue(service, routing_key="announced")
+    yield service, queue
+    queue.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from nameko.standalone.events import event_dispatcher
 from opentelemetry import trace
 
 from eventlog_instrument.calls import current_call
-from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.brokers import AMQP_URI
 from tests.support.spans import instrumented_call
 
 app_tracer = trace.get_tracer("the.app")
@@ -130,14 +130,6 @@ def test_a_request_under_the_apps_own_span_carries_the_stack(pipeline):
         server.shutdown()
         server.server_close()
     assert seen == [call_id]
-
-
-@pytest.fixture
-def announced(rabbitmq):
-    service = f"scope{uuid.uuid4().hex[:8]}"
-    queue = BoundQueue(service, routing_key="announced")
-    yield service, queue
-    queue.close()
 
 
 def stack_of(message) -> object:

@@ -4,24 +4,13 @@ caller's own headers untouched."""
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from eventlog_instrument.calls import new_call
-from tests.support.brokers import AMQP_URI, BoundQueue
+from tests.support.brokers import AMQP_URI
 
 tracer = trace.get_tracer(__name__)
-
-
-@pytest.fixture
-def announced(rabbitmq):
-    service = f"standalone{uuid.uuid4().hex[:8]}"
-    queue = BoundQueue(service, routing_key="announced")
-    yield service, queue
-    queue.close()
 
 
 def dispatcher(**kwargs):
