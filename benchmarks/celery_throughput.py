@@ -5,8 +5,9 @@ the tasks run in order) drains it; the rate is measured inside the worker from t
 first task to the last. Every round runs each variant in turn: bare; this package with
 the ``amqp`` exporter; this package with exporter ``none`` (spans and hooks, no
 events), which separates the cost of the spans from that of publishing; and
-opentelemetry-instrumentation-celery with an SDK batch processor. Prints a Markdown
-table of medians.
+opentelemetry-instrumentation-celery with an SDK batch processor, then the peers. Prints
+a Markdown table: median rates, and for each variant the median of its rounds' ratios
+to bare.
 """
 
 from __future__ import annotations
