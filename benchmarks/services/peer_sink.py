@@ -5,12 +5,16 @@ measured doing less work than in production.
 
     python peer_sink.py        # prints its port, then serves until killed
 
-``GET /counts`` answers ``{"ddtrace": n, "sentry-sdk": n, "elastic-apm": n}``.
+``GET /counts`` answers ``{"ddtrace": n, "sentry-sdk": n, "elastic-apm": n}``. A body
+received again is answered but not counted again: a peer resends a payload whose answer it
+did not get in time (ddtrace under callgrind did, and the sink counted 1,085 traces for
+1,001 requests), and each payload holds calls no other payload holds.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import sys
 import threading
@@ -19,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COUNTS = {"ddtrace": 0, "sentry-sdk": 0, "elastic-apm": 0}
 LOCK = threading.Lock()
+SEEN: set[bytes] = set()
 
 
 def decoded(body: bytes, encoding: str) -> bytes:
@@ -82,6 +87,9 @@ class Intake(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         body = decoded(raw, self.headers.get("Content-Encoding", ""))
         path = self.path.split("?")[0]
+        if not self.first_delivery(path, raw):
+            self.answer(200, {})
+            return
         if path.endswith("/traces"):
             self.count("ddtrace", int(self.headers.get("X-Datadog-Trace-Count") or 0))
             self.answer(200, {"rate_by_service": {"service:,env:": 1.0}})
@@ -93,6 +101,15 @@ class Intake(BaseHTTPRequestHandler):
             self.answer(202, {})
         else:  # telemetry, stats and the like: taken, not counted
             self.answer(200, {})
+
+    @staticmethod
+    def first_delivery(path: str, raw: bytes) -> bool:
+        digest = hashlib.sha256(path.encode() + b"\0" + raw).digest()
+        with LOCK:
+            if digest in SEEN:
+                return False
+            SEEN.add(digest)
+            return True
 
     def count(self, peer: str, number: int) -> None:
         with LOCK:
