@@ -55,7 +55,8 @@ from eventlog_instrument.nameko_context import (
     nameko_config,
     worker_call,
 )
-from eventlog_instrument.processor import RECORD_EVERY_CALL, EventLogSpanProcessor
+from eventlog_instrument.processor import EventLogSpanProcessor
+from eventlog_instrument.sampling import RECORD_EVERY_CALL
 from eventlog_instrument.settings import load_settings
 
 _logger = logging.getLogger(__name__)

@@ -44,7 +44,6 @@ from typing import TypeVar
 from opentelemetry import context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, StaticSampler
 from opentelemetry.trace import SpanKind
 
 from eventlog_instrument import constants as c
@@ -60,14 +59,6 @@ from eventlog_instrument.settings import Settings, SettingsError, load_settings
 
 _logger = logging.getLogger(__name__)
 _ENTRYPOINT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
-_RECORD_ONLY = StaticSampler(Decision.RECORD_ONLY)
-RECORD_EVERY_CALL = ParentBased(
-    ALWAYS_ON, remote_parent_not_sampled=_RECORD_ONLY, local_parent_not_sampled=_RECORD_ONLY
-)
-"""The sampler of the tracer providers this package makes: every span is recorded, so
-every call makes its event, and the caller's sampling decision (the ``traceparent``
-flag) is kept and passed on. The SDK's default drops a span whose caller did not
-sample it, and the call's event with it, uncounted."""
 _SHUTDOWN_GRACE = 0.1
 _Number = TypeVar("_Number", int, float)
 """Time a worker gets past the deadline to count and report what it could not send."""

@@ -43,7 +43,8 @@ from eventlog_instrument.exporters.registry import create_exporters
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
 from eventlog_instrument.instrumentors.registry import enabled_instrumentors
 from eventlog_instrument.lifecycle import open_calls, shutdown_together
-from eventlog_instrument.processor import RECORD_EVERY_CALL, EventLogSpanProcessor
+from eventlog_instrument.processor import EventLogSpanProcessor
+from eventlog_instrument.sampling import RECORD_EVERY_CALL
 from eventlog_instrument.settings import Settings, SettingsError, load_settings
 
 _logger = logging.getLogger(__name__)
