@@ -60,6 +60,9 @@ if TYPE_CHECKING:
     from eventlog_instrument.settings import Settings
 
 _ENTRYPOINT_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
+_ERROR = StatusCode.ERROR
+"""Read once: an enum member looked up on its class costs a microsecond a span."""
+_new_tuple = tuple.__new__
 
 
 class SpanRecord(NamedTuple):
@@ -99,11 +102,12 @@ class SpanRecord(NamedTuple):
         else:
             name, kind, status, context = span.name, span.kind, span.status, span.context
             start, end, resource = span.start_time, span.end_time, span.resource
-        failed = status.status_code is StatusCode.ERROR
+        failed = status.status_code is _ERROR
         error: tuple[str | None, str | None] = (None, None)
         if failed:
             error = _error_of(span, attributes)
-        return cls(
+        # the tuple made directly: a NamedTuple's own constructor is a Python call
+        return _new_tuple(cls, (
             name,
             kind,
             start or 0,
@@ -114,7 +118,7 @@ class SpanRecord(NamedTuple):
             context.trace_id if context else 0,
             context.span_id if context else 0,
             resource_service_name(resource),
-        )
+        ))
 
 
 def _error_of(span: ReadableSpan, attributes: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -150,6 +154,12 @@ DEFAULT_MAX_VALUE_LENGTH = 4096
 DEFAULT_MAX_EVENT_BYTES = 1_000_000
 _FREE_TEXT_DATA = frozenset(("expected_error_message", "retry_reason", "request_headers"))
 """``data`` keys whose text the package captured from the call, scrubbed of credentials."""
+_IDENTITY_KEYS = frozenset((
+    c.ATTR_SERVICE_NAME, c.ATTR_ENTRYPOINT_PROTOCOL, c.ATTR_ENTRYPOINT_NAME, c.ATTR_CALL_ID,
+    c.ATTR_CALL_STACK,
+))
+"""Reserved keys of every call, neither metadata nor ``data``: one set lookup passes
+each, where the prefix tests would cost two method calls."""
 
 
 def build_event(
@@ -218,15 +228,15 @@ def build_event(
         raise ValueError(
             f"the {event_type} event of {service_name} is not strict JSON: {error}"
         ) from error
-    return Event(
-        service_name=service_name,
-        call_id=call_stack[-1],
-        call_stack=call_stack,
-        event_type=event_type,
-        routing_key=attributes.get(c.ATTR_ROUTING_KEY),
-        envelope=envelope,
-        body=body,
-    )
+    return _new_tuple(Event, (  # Event's fields, in order, without its Python constructor
+        service_name,
+        call_stack[-1],
+        call_stack,
+        event_type,
+        attributes.get(c.ATTR_ROUTING_KEY),
+        envelope,
+        body,
+    ))
 
 
 def build_event_for(span: SpanRecord, settings: Settings) -> Event | None:
@@ -255,26 +265,25 @@ def auto_captured(
     """
     rules = rules if rules is not None else ValueRules(limit, budget)
     scrub = scrubber.scrub
-    data: dict[str, Any] = {"duration_ms": round((span.end_time - span.start_time) / 1_000_000, 3)}
+    # to the microsecond, half up, in integers: round(x, 3) costs three times as much
+    duration_us = (span.end_time - span.start_time + 500) // 1000
+    data: dict[str, Any] = {"duration_ms": duration_us / 1000}
     data["outcome"] = "error" if span.failed else "ok"
     if span.failed:
         error_type, error_message = span.error
         data["error_type"] = rules.ready(error_type, "data.error_type")
         data["error_message"] = rules.free_text(error_message, "data.error_message", scrub)
     if span.span_id:
-        data["trace_id"] = format(span.trace_id, "032x")
-        data["span_id"] = format(span.span_id, "016x")
+        # printf-style: half the cost of format() and f-strings
+        data["trace_id"] = "%032x" % span.trace_id  # noqa: UP031
+        data["span_id"] = "%016x" % span.span_id  # noqa: UP031
     metadata = {}
     reserved, data_prefix = c.RESERVED_PREFIX, c.ATTR_DATA_PREFIX
     prefix_length = len(data_prefix)
     for key, value in span.attributes.items():
-        if not key.startswith(reserved):
-            if len(key) > limit:
-                key = rules.key(key)
-            if type(value) is not str or len(value) > limit:
-                value = rules.ready(value, key)
-            metadata[key] = value
-        elif key.startswith(data_prefix):
+        if key in _IDENTITY_KEYS:
+            continue
+        if key.startswith(data_prefix):
             name = key[prefix_length:]
             if len(name) > limit:
                 name = rules.key(name, "data.")
@@ -283,6 +292,12 @@ def auto_captured(
             elif type(value) is not str or len(value) > limit:
                 value = rules.ready(value, "data." + name)
             data[name] = value
+        elif not key.startswith(reserved):
+            if len(key) > limit:
+                key = rules.key(key)
+            if type(value) is not str or len(value) > limit:
+                value = rules.ready(value, key)
+            metadata[key] = value
     logs = span.attributes.get(LOGS_KEY)
     if type(logs) is CapturedLogs:  # the call's log records (log_capture.py)
         data.update(logs_data(logs, rules, scrub))
