@@ -46,7 +46,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import ERROR_MESSAGE_KEY, ERROR_TYPE_KEY, SAFE_NAME_LENGTH, safe_name
+from eventlog_instrument.calls import (
+    ERROR_MESSAGE_KEY,
+    ERROR_TYPE_KEY,
+    IDENTITY_ATTRIBUTES,
+    SAFE_NAME_LENGTH,
+    safe_name,
+)
 from eventlog_instrument.fastpath import attributes_of as attributes_of
 from eventlog_instrument.fastpath import event_options, resource_service_name
 from eventlog_instrument.fastpath import format_timestamp as format_timestamp
@@ -154,10 +160,7 @@ DEFAULT_MAX_VALUE_LENGTH = 4096
 DEFAULT_MAX_EVENT_BYTES = 1_000_000
 _FREE_TEXT_DATA = frozenset(("expected_error_message", "retry_reason", "request_headers"))
 """``data`` keys whose text the package captured from the call, scrubbed of credentials."""
-_IDENTITY_KEYS = frozenset((
-    c.ATTR_SERVICE_NAME, c.ATTR_ENTRYPOINT_PROTOCOL, c.ATTR_ENTRYPOINT_NAME, c.ATTR_CALL_ID,
-    c.ATTR_CALL_STACK,
-))
+_IDENTITY_KEYS = frozenset(IDENTITY_ATTRIBUTES)
 """Reserved keys of every call, neither metadata nor ``data``: one set lookup passes
 each, where the prefix tests would cost two method calls."""
 

@@ -52,7 +52,7 @@ from eventlog_instrument import constants as c
 from eventlog_instrument.calls import (
     continued_stack,
     current_call,
-    new_call,
+    new_call_record,
     parse_call_stack,
     start_call_span,
 )
@@ -123,9 +123,9 @@ def continued_call(
 def _start(headers: Headers, names: tuple[str, str, str]) -> tuple[Span, Any]:
     fields = propagation_fields()
     carrier = _text_headers(headers, {_STACK_KEY, *fields})
-    call = new_call(*names, parse_call_stack(carrier.get(_STACK_KEY)))
+    reserved = new_call_record(*names, parse_call_stack(carrier.get(_STACK_KEY)))
     span = start_call_span(
-        _tracer, names[2], call.attributes(),
+        _tracer, names[2], reserved,
         context=propagated_context(carrier, fields, NEW_TRACE), kind=SpanKind.CONSUMER,
     )
     return span, begin_call(span)

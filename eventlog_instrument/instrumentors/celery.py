@@ -57,7 +57,7 @@ from eventlog_instrument import constants as c
 from eventlog_instrument.calls import (
     continued_stack,
     current_call,
-    new_call,
+    new_call_record,
     set_call_data,
     start_call_span,
 )
@@ -156,8 +156,9 @@ class CeleryInstrumentor(FrameworkInstrumentor):
         fields = propagation_fields()
         carrier = _carrier(request, fields)
         parent_stack = continued_stack(carrier.get(c.CALL_STACK_TASK_HEADER))
-        call = new_call(self._service_name(task), c.CELERY_PROTOCOL, task.name, parent_stack)
-        reserved = call.attributes()
+        reserved = new_call_record(
+            self._service_name(task), c.CELERY_PROTOCOL, task.name, parent_stack
+        )
         reserved[_DATA + "task_id"] = task_id
         retries = request.retries
         reserved[_DATA + "retries"] = retries if type(retries) is int else 0

@@ -36,7 +36,7 @@ from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from eventlog_instrument import constants as c
-from eventlog_instrument.calls import new_call, set_call_data, start_call_span
+from eventlog_instrument.calls import new_call_record, set_call_data, start_call_span
 from eventlog_instrument.instrumentors.hooks import (
     call_closed,
     call_opened,
@@ -167,8 +167,7 @@ def start_request_span(
     environ = request.environ
     service_name, protocol, entrypoint = names
     parent_stack = incoming_call_stack(environ)
-    call = new_call(service_name, protocol, entrypoint, parent_stack)
-    reserved = call.attributes()
+    reserved = new_call_record(service_name, protocol, entrypoint, parent_stack)
     method = environ.get("REQUEST_METHOD", "GET")
     reserved[_DATA + "method"] = method
     headers = settings.capture_request_headers
@@ -188,7 +187,7 @@ def start_request_span(
         start_time=request.start_time,
     )
     request.span = span
-    request.call_id = call.call_id
+    request.call_id = reserved[c.ATTR_CALL_ID]
     if make_current_now:
         make_current(span)  # until serve() restores what was current before
     return span
