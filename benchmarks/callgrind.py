@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+
+from programs import completed
 
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
@@ -27,14 +28,14 @@ def require_valgrind(script: str) -> None:
 
 def instructions(code: str, arguments: Sequence[str], env: Mapping[str, str]) -> int:
     """Instructions the whole process of ``python -c code *arguments`` ran."""
-    completed = subprocess.run(
+    run = completed(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, "-c", code, *arguments],
-        capture_output=True, text=True, check=True, env=dict(env),
+        env,
     )
-    found = _COLLECTED.search(completed.stderr)
+    found = _COLLECTED.search(run.stderr)
     if found is None:
-        raise RuntimeError(f"callgrind printed no total for {arguments}:\n{completed.stderr}")
+        raise RuntimeError(f"callgrind printed no total for {arguments}:\n{run.stderr}")
     return int(found.group(1))
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "services"))
 import peers
+from programs import completed
 
 VARIANT_CODE = r'''
 import sys, time
@@ -135,9 +135,8 @@ def main() -> None:
     timings: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     for _ in range(args.rounds):
         for variant in VARIANTS:
-            output = subprocess.run(
-                [sys.executable, "-c", VARIANT_CODE, variant, str(args.requests)],
-                capture_output=True, text=True, check=True, env=VARIANT_ENV,
+            output = completed(
+                [sys.executable, "-c", VARIANT_CODE, variant, str(args.requests)], VARIANT_ENV
             ).stdout
             timings[variant].append(float(output.strip().splitlines()[-1]))
     bare = statistics.median(timings["bare"])
