@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from eventlog_instrument.setting_row import Setting
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LEVEL_NUMBERS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+"""The standard library's levels by name: written here so that reading the settings (the
+launcher does, at every start) does not import ``logging`` (5 ms)."""
+LOG_LEVELS = tuple(LEVEL_NUMBERS)
 OFF = "off"
 MAX_RECORDS_LIMIT = 10_000
 """Most records one event may keep: each is held in memory until the call ends."""
@@ -17,9 +18,10 @@ def log_level(value: str) -> int | None:
     name = value.strip().upper()
     if name == OFF.upper():
         return None
-    if name not in LOG_LEVELS:
+    number = LEVEL_NUMBERS.get(name)
+    if number is None:
         raise ValueError("not a level name")
-    return logging.getLevelName(name)  # type: ignore[no-any-return]
+    return number
 
 
 def record_count(value: str) -> int:

@@ -119,3 +119,11 @@ def test_credentials_are_masked_when_shown():
     with pytest.raises(SettingsError) as raised:
         load_settings({"EVENTLOG_AMQP_URI": "  "})
     assert "s3cr3t" not in str(raised.value)
+
+
+def test_log_level_numbers_are_the_standard_librarys() -> None:
+    import logging
+
+    from eventlog_instrument.log_settings import LEVEL_NUMBERS
+
+    assert {name: logging.getLevelName(name) for name in LEVEL_NUMBERS} == LEVEL_NUMBERS
