@@ -44,7 +44,7 @@ class RecordEveryCall(Sampler):
         if parent_context is not None and not parent_context and not attributes:
             return _SAMPLED_ROOT  # a call that came without trace headers: nothing to look up
         parent = get_current_span(parent_context).get_span_context()
-        if not parent.is_valid:
+        if parent is None or not parent.is_valid:  # a span of no context: as the SDK, a root
             if not attributes:
                 return _SAMPLED_ROOT
             return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)

@@ -39,6 +39,7 @@ PARENTS = {
     "remote not sampled": parent(remote=True, sampled=False),
     "local sampled": parent(remote=False, sampled=True),
     "local not sampled": parent(remote=False, sampled=False),
+    "a span of no context": trace.set_span_in_context(NonRecordingSpan(None)),
 }
 
 
