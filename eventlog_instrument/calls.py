@@ -83,7 +83,8 @@ def new_call_id(service_name: str, entrypoint_name: str) -> str:
     """
     digits = "%032x" % (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
     return (
-        f"{_call_id_prefix(service_name, entrypoint_name)}"
+        # names cut before the cache, which would otherwise keep them whole
+        f"{_call_id_prefix(service_name[:SAFE_NAME_LENGTH], entrypoint_name[:SAFE_NAME_LENGTH])}"
         f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
     )
 
