@@ -15,13 +15,14 @@ Three kinds of span become events:
   :mod:`eventlog_instrument.calls`) and its span id, so that it is safe and stable.
   Other foreign spans are not events.
 
-``data`` of an auto-captured event holds ``duration_ms`` (float, milliseconds),
-``outcome`` (``"ok"`` or ``"error"``), on error ``error_type`` and ``error_message``
-(from the exception itself, kept in the call's own record whatever the span
-limits; for a foreign span, from its exception event, else its status), ``trace_id`` and ``span_id``
-(hex, as OpenTelemetry backends show them, to find the span of an event), plus every
-``eventlog.data.<key>`` attribute an instrumentor set, as ``<key>``, and the call's log
-records as ``logs`` and ``logs_dropped`` (:mod:`eventlog_instrument.log_records`).
+``data`` of an auto-captured event holds ``duration_ms`` (float, milliseconds to the
+microsecond, half up), ``outcome`` (``"ok"`` or ``"error"``), on error ``error_type``
+and ``error_message`` (from the exception itself, kept in the call's own record
+whatever the span limits; for a foreign span, from its exception event, else its
+status), ``trace_id`` and ``span_id`` (hex, as OpenTelemetry backends show them, to
+find the span of an event), plus every ``eventlog.data.<key>`` attribute an
+instrumentor set, as ``<key>``, and the call's log records as ``logs`` and
+``logs_dropped`` (:mod:`eventlog_instrument.log_records`).
 
 Every body is strict JSON (never ``NaN`` or ``Infinity``) in valid UTF-8, a lone
 surrogate in a text replaced by U+FFFD; an event that cannot be encoded so is a
