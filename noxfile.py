@@ -69,7 +69,8 @@ def bench(session: nox.Session) -> None:
     tables = []
     for script in (
         "flask_overhead.py", "flask_instructions.py", "nameko_rpc.py", "eventlet_drops.py",
-        "celery_throughput.py", "export_throughput.py", "envelope_cost.py", "startup.py",
+        "celery_throughput.py", "celery_instructions.py", "export_throughput.py",
+        "envelope_cost.py", "startup.py",
         "django_instructions.py",
         "flask_logs_instructions.py",
         "http_client_instructions.py",

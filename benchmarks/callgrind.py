@@ -61,10 +61,13 @@ def per_unit(
     return {key: (totals[key, 1 + count] - totals[key, 1]) / count for key in keys}
 
 
-def print_against_bare(per: Mapping[Hashable, float], labels: Mapping[Hashable, str]) -> None:
-    """The table of every variant with what it adds to the one keyed ``"bare"``."""
+def print_against_bare(
+    per: Mapping[Hashable, float], labels: Mapping[Hashable, str], unit: str = "request"
+) -> None:
+    """The table of every variant with what it adds to the one keyed ``"bare"``, per
+    ``unit`` (a request, a task)."""
     bare = per["bare"]
-    print("| variant | instructions per request | added | vs bare |")
+    print(f"| variant | instructions per {unit} | added | vs bare |")
     print("|---|---|---|---|")
     for key, label in labels.items():
         count = per[key]
