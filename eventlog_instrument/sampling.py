@@ -41,13 +41,14 @@ class RecordEveryCall(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        if parent_context is not None and not parent_context and not attributes:
-            return _SAMPLED_ROOT  # a call that came without trace headers: nothing to look up
-        parent = get_current_span(parent_context).get_span_context()
-        if parent is None or not parent.is_valid:  # a span of no context: as the SDK, a root
-            if not attributes:
-                return _SAMPLED_ROOT
-            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+        if parent_context is not None and not parent_context:
+            parent = None  # a call that came without trace headers: nothing to look up
+        else:
+            parent = get_current_span(parent_context).get_span_context()
+        if parent is None or not parent.is_valid:  # a span of no context too, as in the SDK
+            if attributes:
+                return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+            return _SAMPLED_ROOT
         sampled = parent.trace_flags.sampled
         decision = Decision.RECORD_AND_SAMPLE if sampled else Decision.RECORD_ONLY
         return SamplingResult(decision, attributes, parent.trace_state)
