@@ -12,11 +12,13 @@ STDERR_SHOWN = 4000
 def completed(command: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """Run ``command`` to its end, output captured; raise with the end of its stderr if
     it fails (``check=True`` would keep the stderr, the one place that says why)."""
-    result = subprocess.run(list(command), capture_output=True, text=True, env=dict(env))
+    command = list(command)
+    result = subprocess.run(command, capture_output=True, text=True, env=dict(env))
     if result.returncode != 0:
-        arguments = " ".join(command[3:]) if command[1:2] == ["-c"] else " ".join(command)
+        # named by what follows ``-c code`` (valgrind's wrapping too), not by the code
+        shown = command[command.index("-c") + 2 :] if "-c" in command else command
         raise RuntimeError(
-            f"variant {arguments!r} exited with {result.returncode}:\n"
+            f"variant {' '.join(shown)!r} exited with {result.returncode}:\n"
             f"{result.stderr[-STDERR_SHOWN:]}"
         )
     return result

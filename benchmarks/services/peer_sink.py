@@ -85,11 +85,11 @@ class Intake(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
-        body = decoded(raw, self.headers.get("Content-Encoding", ""))
         path = self.path.split("?")[0]
         if not self.first_delivery(path, raw):
             self.answer(200, {})
             return
+        body = decoded(raw, self.headers.get("Content-Encoding", ""))
         if path.endswith("/traces"):
             self.count("ddtrace", int(self.headers.get("X-Datadog-Trace-Count") or 0))
             self.answer(200, {"rate_by_service": {"service:,env:": 1.0}})

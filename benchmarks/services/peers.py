@@ -22,6 +22,7 @@ from typing import Any
 
 PEERS = ("ddtrace", "sentry-sdk", "elastic-apm")
 CHECK_TIMEOUT = 120.0
+"""Seconds a peer has, once flushed, until the sink holds one trace or transaction per call."""
 PEER_QUEUE = 1_000_000
 """Events a peer may hold: no burst of the benchmarks fills it."""
 
