@@ -115,13 +115,14 @@ def safe_name(name: str) -> str:
     return _UNSAFE_CHARACTERS.sub("_", name[:SAFE_NAME_LENGTH]) or "_"
 
 
+_CALL_STACK_LIMIT = c.CALL_STACK_LIMIT
+"""``constants.CALL_STACK_LIMIT`` read once at import: every new call reads it."""
+
+
 def extend_call_stack(parent_stack: Sequence[str], call_id: str) -> tuple[str, ...]:
     """The parent's stack with ``call_id`` appended, keeping the newest ``CALL_STACK_LIMIT``."""
     stack = (*parent_stack, call_id)
     return stack if len(stack) <= _CALL_STACK_LIMIT else stack[-_CALL_STACK_LIMIT:]
-
-
-_CALL_STACK_LIMIT = c.CALL_STACK_LIMIT
 
 
 MAX_CALL_ID_LENGTH = 256
