@@ -63,7 +63,7 @@ def bench(session: nox.Session) -> None:
         "opentelemetry-instrumentation-flask==0.66b1",
         "opentelemetry-instrumentation-celery==0.66b1", "opentelemetry-api==1.45.1",
         "opentelemetry-instrumentation-django==0.66b1",
-        "opentelemetry-sdk==1.45.1",
+        "opentelemetry-sdk==1.45.1", "opentelemetry-exporter-otlp-proto-http==1.45.1",
         "ddtrace==4.16.0", "sentry-sdk==2.75.0", "elastic-apm==6.26.2",
     )
     tables = []

@@ -4,8 +4,11 @@ Each round publishes the same tasks to a fresh queue, then a worker (``--pool so
 the tasks run in order) drains it; the rate is measured inside the worker from the
 first task to the last. Every round runs each variant in turn: bare; this package with
 the ``amqp`` exporter; this package with exporter ``none`` (spans and hooks, no
-events), which separates the cost of the spans from that of publishing; and
-opentelemetry-instrumentation-celery with an SDK batch processor, then the peers. Prints
+events), which separates the cost of the spans from that of publishing;
+opentelemetry-instrumentation-celery with an SDK batch processor whose exporter drops
+the spans (the official instrumentor doing less than in production, as our ``none``
+does); then the peers, each shipping every task: the same OpenTelemetry pipeline
+exporting OTLP/HTTP, ddtrace, sentry-sdk and elastic-apm (see ``peers``). Prints
 a Markdown table: median rates, and for each variant the median of its rounds' ratios
 to bare.
 """
@@ -33,8 +36,11 @@ VARIANTS = {
     "amqp": ("eventlog-instrument, `amqp` exporter", {"BENCH_INSTRUMENT": "eventlog"}),
     "none": ("eventlog-instrument, exporter `none` (spans, no events)",
              {"BENCH_INSTRUMENT": "eventlog", "EVENTLOG_EXPORTERS": "none"}),
-    "official": ("opentelemetry-instrumentation-celery + SDK batch processor",
+    "official": ("opentelemetry-instrumentation-celery + SDK batch processor, spans discarded",
                  {"BENCH_INSTRUMENT": "official"}),
+    "opentelemetry-otlp": ("opentelemetry-instrumentation-celery + SDK batch processor, "
+                           "OTLP/HTTP to a loopback collector",
+                           {"BENCH_INSTRUMENT": "opentelemetry-otlp"}),
     "ddtrace": ("ddtrace, to a loopback agent", {"BENCH_INSTRUMENT": "ddtrace"}),
     "sentry-sdk": ("sentry-sdk, traces_sample_rate 1.0, to a loopback intake",
                    {"BENCH_INSTRUMENT": "sentry-sdk"}),

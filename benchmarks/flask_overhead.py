@@ -5,7 +5,9 @@ class, so the two cannot share one), and the processes alternate round after rou
 that all three see the same machine. A request is a raw WSGI call of a trivial view.
 Both instrumented variants end every span in a batch processor whose exporter drops
 what it gets: ours builds the envelope on its export thread as in production, the
-official one hands spans to the SDK's BatchSpanProcessor. The floor variant is the
+official one hands spans to the SDK's BatchSpanProcessor. The peers ship every request
+to a loopback sink (see ``peers``), OpenTelemetry's own pipeline among them, exporting
+OTLP/HTTP from the same batch processor. The floor variant is the
 least a span-per-request design with our envelope can cost: one wrapper starts an SDK
 span with the same nine attributes (computed once, not per request) and ends it, and
 our pipeline builds and drops the envelope. The SDK-span variant is the same wrapper
@@ -120,7 +122,9 @@ VARIANTS = {
     "ours": "eventlog-instrument",
     "floor": "floor: one SDK span with the same attributes and our export, no hooks",
     "sdk-span": "the floor's SDK span alone, no span processor",
-    "official": "opentelemetry-instrumentation-flask + SDK batch processor",
+    "official": "opentelemetry-instrumentation-flask + SDK batch processor, spans discarded",
+    "opentelemetry-otlp": "opentelemetry-instrumentation-flask + SDK batch processor, "
+                          "OTLP/HTTP to a loopback collector",
     "ddtrace": "ddtrace, to a loopback agent",
     "sentry-sdk": "sentry-sdk, traces_sample_rate 1.0, to a loopback intake",
     "elastic-apm": "elastic-apm, to a loopback APM server",
@@ -148,7 +152,7 @@ def main() -> None:
         median = statistics.median(timings[variant])
         print(f"| {label} | {median:.1f} | {median - bare:+.1f} | {median / bare:.2f} |")
     print(f"\nPeers: {peers.versions()}; each ships every request to a loopback sink of the "
-          "benchmark's own, which must receive one trace or transaction per request.")
+          "benchmark's own, which must receive one entry span, trace or transaction per request.")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
-"""A loopback stand-in for the peers' collectors: the Datadog agent, Sentry, the Elastic APM
-server. It answers their intake endpoints as the real ones do and counts what each
-peer delivered (traces, transactions), so a benchmark can check that no peer was
-measured doing less work than in production.
+"""A loopback stand-in for the peers' collectors: an OpenTelemetry collector's OTLP/HTTP
+receiver, the Datadog agent, Sentry, the Elastic APM server. It answers their intake
+endpoints as the real ones do and counts what each peer delivered (server and consumer
+spans, traces, transactions), so a benchmark can check that no peer was measured doing
+less work than in production.
 
     python peer_sink.py        # prints its port, then serves until killed
 
-``GET /counts`` answers ``{"ddtrace": n, "sentry-sdk": n, "elastic-apm": n}``. A body
+``GET /counts`` answers ``{"opentelemetry-otlp": n, "ddtrace": n, ...}``. A body
 received again is answered but not counted again: a peer resends a payload whose answer it
 did not get in time (ddtrace under callgrind did, and the sink counted 1,085 traces for
 1,001 requests), and each payload holds calls no other payload holds.
@@ -21,7 +22,7 @@ import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-COUNTS = {"ddtrace": 0, "sentry-sdk": 0, "elastic-apm": 0}
+COUNTS = {"opentelemetry-otlp": 0, "ddtrace": 0, "sentry-sdk": 0, "elastic-apm": 0}
 LOCK = threading.Lock()
 SEEN: set[bytes] = set()
 
@@ -36,6 +37,24 @@ def decoded(body: bytes, encoding: str) -> bytes:
 
         return brotli.decompress(body)
     return body
+
+
+def calls_in_otlp(body: bytes) -> int:
+    """Spans of kind server or consumer (one per request or task run) in an OTLP/HTTP
+    protobuf export request."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    request = ExportTraceServiceRequest.FromString(body)
+    entry_kinds = (Span.SPAN_KIND_SERVER, Span.SPAN_KIND_CONSUMER)
+    return sum(
+        span.kind in entry_kinds
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    )
 
 
 def transactions_in_envelope(body: bytes) -> int:
@@ -72,6 +91,13 @@ class Intake(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def answer_protobuf(self) -> None:
+        """An empty ``ExportTraceServiceResponse``: full success."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_GET(self) -> None:
         if self.path == "/counts":
             with LOCK:
@@ -90,7 +116,10 @@ class Intake(BaseHTTPRequestHandler):
             self.answer(200, {})
             return
         body = decoded(raw, self.headers.get("Content-Encoding", ""))
-        if path.endswith("/traces"):
+        if path == "/v1/traces":
+            self.count("opentelemetry-otlp", calls_in_otlp(body))
+            self.answer_protobuf()
+        elif path.endswith("/traces"):
             self.count("ddtrace", int(self.headers.get("X-Datadog-Trace-Count") or 0))
             self.answer(200, {"rate_by_service": {"service:,env:": 1.0}})
         elif path.endswith("/envelope/"):

@@ -1,5 +1,6 @@
-"""The peers the benchmarks set beside this package: ddtrace, sentry-sdk and elastic-apm, each
-configured as its documentation sets it up to capture every call (no sampling) and
+"""The peers the benchmarks set beside this package: OpenTelemetry's own instrumentor with
+the SDK's batch processor and OTLP/HTTP exporter, ddtrace, sentry-sdk and elastic-apm,
+each configured as its documentation sets it up to capture every call (no sampling) and
 shipping what it captures to a :mod:`peer_sink` of the benchmark's own.
 
 A benchmark variant calls :func:`configure` before the framework's application exists,
@@ -20,7 +21,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-PEERS = ("ddtrace", "sentry-sdk", "elastic-apm")
+OTLP = "opentelemetry-otlp"
+"""OpenTelemetry's instrumentor for the framework, exporting OTLP/HTTP protobuf."""
+PEERS = (OTLP, "ddtrace", "sentry-sdk", "elastic-apm")
+PACKAGES = {OTLP: "opentelemetry-exporter-otlp-proto-http"}
+"""A peer's distribution, where its name is not one."""
 CHECK_TIMEOUT = 120.0
 """Seconds a peer has, once flushed, until the sink holds one trace or transaction per call."""
 PEER_QUEUE = 1_000_000
@@ -57,7 +62,9 @@ _clients: dict[str, Any] = {}
 def configure(peer: str, sink_url: str, framework: str) -> None:
     """Set ``peer`` up for ``framework`` (``flask`` or ``celery``), shipping to the sink at
     ``sink_url``."""
-    if peer == "ddtrace":
+    if peer == OTLP:
+        _clients[peer] = _otlp_pipeline(sink_url, framework)
+    elif peer == "ddtrace":
         os.environ.update({
             "DD_TRACE_AGENT_URL": sink_url, "DD_TRACE_API_VERSION": "v0.4", "DD_SERVICE": "bench",
             "DD_TRACE_SAMPLE_RATE": "1.0", "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
@@ -96,6 +103,30 @@ def configure(peer: str, sink_url: str, framework: str) -> None:
         raise ValueError(f"unknown peer {peer!r}")
 
 
+def _otlp_pipeline(sink_url: str, framework: str) -> Any:
+    """An SDK provider whose batch processor exports OTLP/HTTP to the sink, its queue
+    raised as the other peers' are (2,048 by default: a burst would drop spans), and the
+    official instrumentor of ``framework``."""
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider()
+    exporter = OTLPSpanExporter(endpoint=sink_url + "/v1/traces")
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=PEER_QUEUE))
+    trace.set_tracer_provider(provider)
+    if framework == "flask":
+        from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+        FlaskInstrumentor().instrument()
+    else:
+        from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+        CeleryInstrumentor().instrument()
+    return provider
+
+
 def instrument_flask_app(peer: str, app: Any) -> None:
     if peer == "elastic-apm":
         from elasticapm.contrib.flask import ElasticAPM
@@ -111,7 +142,9 @@ def deliver_and_check(peer: str, sink: Sink, calls: int) -> None:
 
 def flush(peer: str) -> None:
     """Send everything ``peer`` holds."""
-    if peer == "ddtrace":
+    if peer == OTLP:
+        _clients[peer].force_flush(int(CHECK_TIMEOUT * 1000))
+    elif peer == "ddtrace":
         from ddtrace.trace import tracer
 
         tracer.flush()
@@ -134,4 +167,6 @@ def check(peer: str, sink: Sink, calls: int) -> None:
 
 def versions() -> str:
     """The peers' package versions, for the results."""
-    return ", ".join(f"{peer} {version(peer)}" for peer in PEERS)
+    return ", ".join(
+        f"{PACKAGES.get(peer, peer)} {version(PACKAGES.get(peer, peer))}" for peer in PEERS
+    )
