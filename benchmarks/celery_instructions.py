@@ -9,7 +9,12 @@ exporter drops the spans). The drain rate (``celery_throughput.py``) measures wh
 workers by the clock; this is what the hooks add, the same from run to run, to compare
 one change of them with the next. Each variant runs twice under callgrind, with one
 task and with ``--tasks`` more (``callgrind.py``): the difference divided by
-``--tasks`` is what one task costs, export thread included.
+``--tasks`` is what one task costs, export thread included. As ``flask_overhead.py``'s
+floor, the minimal variant is a span per task with our envelope and nothing else: two
+receivers of the same signals start an SDK span with the same attributes (computed
+once, handed to the SDK as attributes) and end it, our pipeline building and dropping
+the envelope; the SDK-span variant is the same receivers with no span processor, what
+the SDK and Celery's signals cost by themselves.
 """
 
 from __future__ import annotations
@@ -29,6 +34,36 @@ if variant == "ours":
     from eventlog_instrument import EventLogInstrumentor
 
     EventLogInstrumentor().instrument(exporters=[DiscardEvents()], service_name="bench")
+elif variant in ("floor", "sdk-span"):
+    from opentelemetry import context, trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind
+    from discarding import DiscardEvents
+    from eventlog_instrument import EventLogInstrumentor
+    from eventlog_instrument.calls import new_call
+
+    if variant == "floor":
+        EventLogInstrumentor().instrument(
+            exporters=[DiscardEvents()], service_name="bench", disabled_instrumentations="*"
+        )
+    else:
+        trace.set_tracer_provider(TracerProvider())
+    tracer = trace.get_tracer("floor")
+    attributes = new_call("bench", "CeleryTask", "bench.noop", ()).attributes()
+    attributes.update({"eventlog.data.task_id": "task-0", "eventlog.data.retries": 0,
+                       "eventlog.data.state": "SUCCESS"})
+    runs = {}
+
+    @signals.task_prerun.connect
+    def start_span(task_id, **_):
+        span = tracer.start_span("bench.noop", kind=SpanKind.CONSUMER, attributes=attributes)
+        runs[task_id] = span, context.attach(trace.set_span_in_context(span))
+
+    @signals.task_postrun.connect
+    def end_span(task_id, **_):
+        span, token = runs.pop(task_id)
+        context.detach(token)
+        span.end()
 elif variant == "official":
     from discarding import install_official_pipeline
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
@@ -63,6 +98,9 @@ for number in range(tasks):
 VARIANTS = {
     "bare": "bare: the signals sent, no receivers",
     "ours": "eventlog-instrument",
+    "floor": "a minimal span per task: two receivers start an SDK span with the same "
+             "attributes and end it, our export",
+    "sdk-span": "that span alone, no span processor",
     "official": "opentelemetry-instrumentation-celery + SDK batch processor",
 }
 
