@@ -5,7 +5,12 @@ The envelope is the compatibility contract with nameko-eventlog-dispatcher consu
 metadata between ``CALL_STACK`` and ``TIMESTAMP``.
 """
 
-from typing import Final
+from __future__ import annotations
+
+from eventlog_instrument import TYPE_CHECKING
+
+if TYPE_CHECKING:  # not imported at run time: the start-up hook imports this module
+    from typing import Final
 
 SERVICE_NAME: Final = "service_name"
 """The service that handled the call."""

@@ -27,13 +27,13 @@ import sys
 from _thread import allocate_lock, get_ident
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
 
+from eventlog_instrument import TYPE_CHECKING
 from eventlog_instrument.constants import INSTRUMENTORS_ENTRY_POINT_GROUP
 
-if TYPE_CHECKING:
-    from importlib.abc import Loader
+if TYPE_CHECKING:  # not imported at run time: the start-up hook runs in every process
     from importlib.machinery import ModuleSpec
+    from typing import Any
 
 OWN_INSTRUMENTORS = "eventlog_instrument.instrumentors."
 TRIGGER_OF = {"urllib": "urllib.request"}
@@ -123,7 +123,8 @@ class StartOnImport:
             return None
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
             watched = _Watched(spec.loader, self, trigger=trigger, needed=needed)
-            spec.loader = cast("Loader", watched)
+            # a loader by its methods: subclassing importlib.abc.Loader imports typing
+            spec.loader = watched  # type: ignore[assignment]
         elif trigger:
             self._wanted = True
         return spec
