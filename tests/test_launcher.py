@@ -212,6 +212,15 @@ def test_unknown_command_is_one_line_and_non_zero():
     assert result.stderr == "eventlog-instrument: error: command not found: no-such-program\n"
 
 
+def test_command_not_executable_is_one_line_and_non_zero(tmp_path):
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\necho ran\n")
+    script.chmod(0o644)
+    result = run_launcher(str(script))
+    assert (result.returncode, result.stdout) == (126, "")
+    assert result.stderr == f"eventlog-instrument: error: command not executable: {script}\n"
+
+
 def test_bad_setting_value_is_one_line_and_non_zero():
     result = run_launcher("--timestamp-precision", "days", "python", "-c", "pass")
     assert result.returncode == 2
