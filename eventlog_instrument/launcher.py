@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -77,17 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: no command given", file=sys.stderr)
         return 2
     command, *args = arguments.command
-    # execvpe searches the PATH of the environment it is given, as shutil.which would,
-    # without importing shutil (2 ms of every start, with its compression modules)
-    try:
-        os.execvpe(command, [command, *args], hook_environment(environ))
-    except FileNotFoundError:
+    executable = shutil.which(command, path=environ.get("PATH"))
+    if executable is None:
         print(f"{PROG}: error: command not found: {command}", file=sys.stderr)
         return 127
-    except PermissionError:
-        print(f"{PROG}: error: command not executable: {command}", file=sys.stderr)
+    try:
+        os.execve(executable, [command, *args], hook_environment(environ))
+    except OSError as error:  # a script without a shebang line, say
+        print(f"{PROG}: error: cannot run {command}: {error.strerror}", file=sys.stderr)
         return 126
-    return 0  # pragma: no cover - execvpe does not return
+    return 0  # pragma: no cover - execve does not return
 
 
 def hook_environment(environ: Mapping[str, str]) -> dict[str, str]:

@@ -212,13 +212,13 @@ def test_unknown_command_is_one_line_and_non_zero():
     assert result.stderr == "eventlog-instrument: error: command not found: no-such-program\n"
 
 
-def test_command_not_executable_is_one_line_and_non_zero(tmp_path):
-    script = tmp_path / "not-executable"
-    script.write_text("#!/bin/sh\necho ran\n")
-    script.chmod(0o644)
+def test_command_that_cannot_run_is_one_line_and_non_zero(tmp_path):
+    script = tmp_path / "no-shebang"
+    script.write_text("echo ran\n")
+    script.chmod(0o755)
     result = run_launcher(str(script))
     assert (result.returncode, result.stdout) == (126, "")
-    assert result.stderr == f"eventlog-instrument: error: command not executable: {script}\n"
+    assert result.stderr == f"eventlog-instrument: error: cannot run {script}: Exec format error\n"
 
 
 def test_bad_setting_value_is_one_line_and_non_zero():
