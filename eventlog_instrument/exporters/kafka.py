@@ -67,24 +67,12 @@ class KafkaEventExporter(EventExporter):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
         self.bootstrap_servers = list(self.settings.kafka_bootstrap_servers)
-        self._topics: dict[tuple[str, str], str] = {}
         self._routes: dict[tuple[str, str], tuple[str, tuple[tuple[str, bytes], ...]]] = {}
         self._producer: Any = None
 
     def topic_for(self, event: Event) -> str:
         """The topic name ``event`` is sent to."""
-        cache_key = (event.service_name, event.event_type)
-        topic = self._topics.get(cache_key)
-        if topic is None:
-            settings = self.settings
-            name = settings.kafka_topic.format(
-                service_name=event.service_name, event_type=event.event_type
-            )
-            topic = _TOPIC_FORBIDDEN.sub(
-                "_", settings.kafka_topic_prefix + name + settings.kafka_topic_suffix
-            )[:_TOPIC_MAX_LENGTH]
-            self._topics[cache_key] = topic
-        return topic
+        return self._route(event)[0]
 
     def key_for(self, event: Event) -> bytes | None:
         """The record key of ``event``, by ``EVENTLOG_KAFKA_PARTITION_KEY``."""
@@ -96,11 +84,18 @@ class KafkaEventExporter(EventExporter):
         names = (event.service_name, event.event_type)
         route = self._routes.get(names)
         if route is None:
+            settings = self.settings
+            name = settings.kafka_topic.format(
+                service_name=event.service_name, event_type=event.event_type
+            )
+            topic = _TOPIC_FORBIDDEN.sub(
+                "_", settings.kafka_topic_prefix + name + settings.kafka_topic_suffix
+            )[:_TOPIC_MAX_LENGTH]
             shared = (
                 ("event_type", event.event_type.encode("utf-8")),
                 ("service_name", event.service_name.encode("utf-8")),
             )
-            route = self._routes[names] = (self.topic_for(event), shared)
+            route = self._routes[names] = (topic, shared)
         return route
 
     def deliver(self, events: Sequence[Event], timeout: float) -> list[Event]:
