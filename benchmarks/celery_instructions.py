@@ -1,20 +1,20 @@
 """Celery per-task cost of the hooks in CPU instructions, counted by valgrind's callgrind.
 
 A task run as Celery's worker signals it, without the worker: a request pushed on the
-task, ``task_prerun`` and ``task_postrun`` sent, the request popped, in a loop, in
-three variants, each in its own process: bare (no receivers), with this package (its
-exporter drops what it gets, after building every envelope on its export thread), and
-with ``opentelemetry-instrumentation-celery`` and the SDK's batch processor (whose
-exporter drops the spans). The drain rate (``celery_throughput.py``) measures whole
-workers by the clock; this is what the hooks add, the same from run to run, to compare
-one change of them with the next. Each variant runs twice under callgrind, with one
-task and with ``--tasks`` more (``callgrind.py``): the difference divided by
-``--tasks`` is what one task costs, export thread included. As ``flask_overhead.py``'s
-floor, the minimal variant is a span per task with our envelope and nothing else: two
-receivers of the same signals start an SDK span with the same attributes (computed
-once, handed to the SDK as attributes) and end it, our pipeline building and dropping
-the envelope; the SDK-span variant is the same receivers with no span processor, what
-the SDK and Celery's signals cost by themselves.
+task, ``task_prerun`` and ``task_postrun`` sent, the request popped, in a loop, each
+variant in its own process: bare (no receivers), with this package (its exporter drops
+what it gets, after building every envelope on its export thread), the minimal and
+SDK-span variants below, and with ``opentelemetry-instrumentation-celery`` and the SDK's
+batch processor (whose exporter drops the spans). The drain rate
+(``celery_throughput.py``) measures whole workers by the clock; this is what the hooks
+add, the same from run to run, to compare one change of them with the next. Each variant
+runs twice under callgrind, with one task and with ``--tasks`` more (``callgrind.py``):
+the difference divided by ``--tasks`` is what one task costs, export thread included. As
+``flask_overhead.py``'s floor, the minimal variant is a span per task with our envelope
+and nothing else: two receivers of the same signals start an SDK span with the same
+attributes (computed once, handed to the SDK as attributes) and end it, our pipeline
+building and dropping the envelope; the SDK-span variant is the same receivers with no
+span processor, what the SDK and Celery's signals cost by themselves.
 """
 
 from __future__ import annotations
