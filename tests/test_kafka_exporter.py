@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.partitioner.default import murmur2 as kafka_murmur2
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -121,3 +122,25 @@ def test_events_wait_for_a_broker_that_starts_late(service_name, pipeline):
         assert json.loads(record.value)["event_type"] == "early"
     finally:
         stop_process(broker, 10)
+
+
+def test_keyed_records_go_to_the_default_partitioners_partition(tansu, service_name, pipeline):
+    """The exporter picks each keyed record's partition itself; it must be the one
+    kafka-python's default partitioner (Kafka's murmur2) picks, so a call chain's events
+    share a partition with whatever else its key was sent with."""
+    pipeline(extra_exporters=[kafka_exporter(tansu)], service_name=service_name)
+    for number in range(40):
+        call = new_call(service_name, "Rpc", "m", (f"gateway.checkout.{uuid.uuid4()}-{number}",))
+        tracer.start_span("m", kind=SpanKind.SERVER, attributes=call.attributes()).end()
+    topic = f"{service_name}.events"
+    records = read_topic(tansu, topic, 40)
+    consumer = KafkaConsumer(bootstrap_servers=[tansu])
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic))
+    finally:
+        consumer.close()
+    assert len(partitions) > 1, "a one-partition topic cannot tell partitioners apart"
+    assert len({record.partition for record in records}) > 1
+    for record in records:
+        expected = partitions[(kafka_murmur2(record.key) & 0x7FFFFFFF) % len(partitions)]
+        assert record.partition == expected, record.key

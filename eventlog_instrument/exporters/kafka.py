@@ -39,6 +39,7 @@ from eventlog_instrument.drops import INVALID, REFUSED
 from eventlog_instrument.envelope import Event
 from eventlog_instrument.exporters import kafka_noise
 from eventlog_instrument.exporters.base import EventExporter
+from eventlog_instrument.exporters.kafka_partition import partition_in_batch
 from eventlog_instrument.masking import mask_secret, redact
 from eventlog_instrument.realthreads import GilSlices
 from eventlog_instrument.settings import Settings
@@ -107,13 +108,18 @@ class KafkaEventExporter(EventExporter):
             producer = self._open_producer()
             slices = GilSlices(shortest=_SHORTEST_GIL_SLICE)
             key_of = _KEY_OF[self.settings.kafka_partition_key]
+            partitions: dict[str, list[int]] = {}
             for event in events:
                 slices.tick()
                 topic, shared_headers = self._route(event)
+                key = key_of(event)
                 try:
                     future = producer.send(
-                        topic, value=event.body, key=key_of(event),
+                        topic, value=event.body, key=key,
                         headers=[*shared_headers, ("call_id", event.call_id.encode("utf-8"))],
+                        partition=None if key is None else partition_in_batch(
+                            producer, topic, key, partitions
+                        ),
                     )
                 except Exception as error:
                     if not self._refused(event, error):
