@@ -3,9 +3,11 @@
 A task run as Celery's worker signals it, without the worker: a request pushed on the
 task, ``task_prerun`` and ``task_postrun`` sent, the request popped, in a loop, each
 variant in its own process: bare (no receivers), with this package (its exporter drops
-what it gets, after building every envelope on its export thread), the minimal and
-SDK-span variants below, and with ``opentelemetry-instrumentation-celery`` and the SDK's
-batch processor (whose exporter drops the spans). The drain rate
+what it gets, after building every envelope on its export thread), with this package and
+exporter ``none`` (the drain rate's ``none`` row: spans and hooks, no events), the
+minimal, SDK-span and bare-span variants below, and with
+``opentelemetry-instrumentation-celery`` and the SDK's batch processor (whose exporter
+drops the spans). The drain rate
 (``celery_throughput.py``) measures whole workers by the clock; this is what the hooks
 add, the same from run to run, to compare one change of them with the next. Each variant
 runs twice under callgrind, with one task and with ``--tasks`` more (``callgrind.py``):
@@ -14,7 +16,9 @@ the difference divided by ``--tasks`` is what one task costs, export thread incl
 and nothing else: two receivers of the same signals start an SDK span with the same
 attributes (computed once, handed to the SDK as attributes) and end it, our pipeline
 building and dropping the envelope; the SDK-span variant is the same receivers with no
-span processor, what the SDK and Celery's signals cost by themselves.
+span processor, what the SDK and Celery's signals cost by themselves; the bare-span
+variant is that without attributes, the least any design with an SDK span per task
+through Celery's signals can cost.
 """
 
 from __future__ import annotations
@@ -34,7 +38,11 @@ if variant == "ours":
     from eventlog_instrument import EventLogInstrumentor
 
     EventLogInstrumentor().instrument(exporters=[DiscardEvents()], service_name="bench")
-elif variant in ("floor", "sdk-span"):
+elif variant == "none":
+    from eventlog_instrument import EventLogInstrumentor
+
+    EventLogInstrumentor().instrument(exporters="none", service_name="bench")
+elif variant in ("floor", "sdk-span", "bare-span"):
     from opentelemetry import context, trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import SpanKind
@@ -52,6 +60,8 @@ elif variant in ("floor", "sdk-span"):
     attributes = new_call("bench", "CeleryTask", "bench.noop", ()).attributes()
     attributes.update({"eventlog.data.task_id": "task-0", "eventlog.data.retries": 0,
                        "eventlog.data.state": "SUCCESS"})
+    if variant == "bare-span":
+        attributes = None
     runs = {}
 
     @signals.task_prerun.connect
@@ -98,9 +108,12 @@ for number in range(tasks):
 VARIANTS = {
     "bare": "bare: the signals sent, no receivers",
     "ours": "eventlog-instrument",
+    "none": "eventlog-instrument, exporter `none` (spans, no events)",
     "floor": "a minimal span per task: two receivers start an SDK span with the same "
              "attributes and end it, our export",
     "sdk-span": "that span alone, no span processor",
+    "bare-span": "an SDK span with no attributes and no span processor: the floor of a span "
+                 "per task through Celery's signals",
     "official": "opentelemetry-instrumentation-celery + SDK batch processor",
 }
 
