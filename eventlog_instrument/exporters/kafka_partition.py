@@ -52,7 +52,10 @@ def partition_in_batch(
 ) -> int | None:
     """``key``'s partition of ``topic`` by Kafka's default partitioner, ``partitions``
     keeping each topic's sorted partitions for the batch; None leaves the choice, and
-    the report of a topic whose metadata the broker refuses, to kafka-python."""
+    the report of a topic whose metadata the broker refuses, to kafka-python (whose
+    ``send`` asks about that topic once more). A topic recreated with fewer partitions
+    during a batch makes ``send`` raise: the rest of that batch is retried, and the
+    next batch asks again."""
     known = partitions.get(topic)
     if known is None:
         from kafka.errors import BrokerResponseError
