@@ -51,44 +51,6 @@ def test_partition_is_the_default_partitioners(key, partition_ids):
     assert partition_of(key, sorted(partition_ids)) == default_partition(key, partition_ids)
 
 
-class StubProducer:
-    """Answers ``partitions_for`` as kafka-python's producer would, counting the asks."""
-
-    def __init__(self, answer):
-        self.answer = answer
-        self.asked = 0
-
-    def partitions_for(self, topic):
-        self.asked += 1
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
-def test_a_batch_asks_each_topic_for_its_partitions_once():
-    partitions = {8, 1, 2}  # a set that does not iterate in order
-    producer = StubProducer(partitions)
-    batch: dict[str, list[int]] = {}
-    chosen = [partition_in_batch(producer, "orders.events", bytes([n]), batch) for n in range(50)]
-    assert producer.asked == 1
-    assert chosen == [default_partition(bytes([n]), partitions) for n in range(50)]
-
-
-def test_a_topic_whose_metadata_the_broker_refuses_is_left_to_kafka_python():
-    """kafka-python's send reports such a topic on the record's future; the exporter
-    must not turn that into an exception that holds back the rest of the batch."""
-    producer = StubProducer(TopicAuthorizationFailedError())
-    batch: dict[str, list[int]] = {}
-    assert partition_in_batch(producer, "secret.events", b"key", batch) is None
-    assert partition_in_batch(producer, "secret.events", b"key", batch) is None
-    assert producer.asked == 1
-
-
-def test_metadata_not_arriving_in_time_raises_as_send_would():
-    with pytest.raises(KafkaTimeoutError):
-        partition_in_batch(StubProducer(KafkaTimeoutError()), "t", b"key", {})
-
-
 class Delivered:
     def succeeded(self):
         return True
@@ -97,17 +59,21 @@ class Delivered:
         return False
 
 
-class RecordingProducer:
-    """A producer that takes every record at once and remembers where it went."""
+class FakeProducer:
+    """Answers ``partitions_for`` with ``answer`` (raised when it is an exception), as
+    kafka-python's producer would, takes every record at once, and remembers the topics
+    asked about and where each record went."""
 
-    def __init__(self, partitions):
-        self.partitions = partitions
+    def __init__(self, answer):
+        self.answer = answer
         self.asked: list[str] = []
         self.records: list[tuple[str, bytes | None, int | None]] = []
 
     def partitions_for(self, topic):
         self.asked.append(topic)
-        return self.partitions
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
 
     def send(self, topic, value=None, key=None, headers=None, partition=None):
         self.records.append((topic, key, partition))
@@ -115,6 +81,30 @@ class RecordingProducer:
 
     def flush(self, timeout=None):
         pass
+
+
+def test_a_batch_asks_each_topic_for_its_partitions_once():
+    partitions = {8, 1, 2}  # a set that does not iterate in order
+    producer = FakeProducer(partitions)
+    batch: dict[str, list[int]] = {}
+    chosen = [partition_in_batch(producer, "orders.events", bytes([n]), batch) for n in range(50)]
+    assert producer.asked == ["orders.events"]
+    assert chosen == [default_partition(bytes([n]), partitions) for n in range(50)]
+
+
+def test_a_topic_whose_metadata_the_broker_refuses_is_left_to_kafka_python():
+    """kafka-python's send reports such a topic on the record's future; the exporter
+    must not turn that into an exception that holds back the rest of the batch."""
+    producer = FakeProducer(TopicAuthorizationFailedError())
+    batch: dict[str, list[int]] = {}
+    assert partition_in_batch(producer, "secret.events", b"key", batch) is None
+    assert partition_in_batch(producer, "secret.events", b"key", batch) is None
+    assert producer.asked == ["secret.events"]
+
+
+def test_metadata_not_arriving_in_time_raises_as_send_would():
+    with pytest.raises(KafkaTimeoutError):
+        partition_in_batch(FakeProducer(KafkaTimeoutError()), "t", b"key", {})
 
 
 def events_of(services, count):
@@ -132,7 +122,7 @@ def test_deliver_sends_each_keyed_record_to_the_default_partitioners_partition(c
     exporter = KafkaEventExporter(load_settings(
         {}, kafka_bootstrap_servers="127.0.0.1:9", kafka_partition_key=choice
     ))
-    producer = exporter._producer = RecordingProducer({0, 1, 2})
+    producer = exporter._producer = FakeProducer({0, 1, 2})
     events = events_of(["orders", "billing"], 60)
     assert exporter.deliver(events, 5) == []
     assert sorted(producer.asked) == ["billing.events", "orders.events"]
@@ -146,7 +136,7 @@ def test_deliver_leaves_unkeyed_records_to_kafka_pythons_sticky_partitioner():
     exporter = KafkaEventExporter(load_settings(
         {}, kafka_bootstrap_servers="127.0.0.1:9", kafka_partition_key="none"
     ))
-    producer = exporter._producer = RecordingProducer({0, 1, 2})
+    producer = exporter._producer = FakeProducer({0, 1, 2})
     assert exporter.deliver(events_of(["orders"], 10), 5) == []
     assert producer.asked == []
     assert {partition for _, _, partition in producer.records} == {None}
