@@ -7,18 +7,17 @@ what it gets, after building every envelope on its export thread), with this pac
 exporter ``none`` (the drain rate's ``none`` row: spans and hooks, no events), the
 minimal, SDK-span and bare-span variants below, and with
 ``opentelemetry-instrumentation-celery`` and the SDK's batch processor (whose exporter
-drops the spans). The drain rate
-(``celery_throughput.py``) measures whole workers by the clock; this is what the hooks
-add, the same from run to run, to compare one change of them with the next. Each variant
-runs twice under callgrind, with one task and with ``--tasks`` more (``callgrind.py``):
-the difference divided by ``--tasks`` is what one task costs, export thread included. As
-``flask_overhead.py``'s floor, the minimal variant is a span per task with our envelope
-and nothing else: two receivers of the same signals start an SDK span with the same
-attributes (computed once, handed to the SDK as attributes) and end it, our pipeline
-building and dropping the envelope; the SDK-span variant is the same receivers with no
-span processor, what the SDK and Celery's signals cost by themselves; the bare-span
-variant is that without attributes, the least any design with an SDK span per task
-through Celery's signals can cost.
+drops the spans). The drain rate (``celery_throughput.py``) measures whole workers by
+the clock; this is what the hooks add, the same from run to run, to compare one change
+of them with the next. Each variant runs twice under callgrind, with one task and with
+``--tasks`` more (``callgrind.py``): the difference divided by ``--tasks`` is what one
+task costs, export thread included. As ``flask_overhead.py``'s floor, the minimal
+variant is a span per task with our envelope and nothing else: two receivers of the
+same signals start an SDK span with the same attributes (computed once, handed to the
+SDK as attributes) and end it, our pipeline building and dropping the envelope; the
+SDK-span variant is the same receivers with no span processor, what the SDK and
+Celery's signals cost by themselves; the bare-span variant is that without attributes,
+the least any design with an SDK span per task through Celery's signals can cost.
 """
 
 from __future__ import annotations
@@ -57,11 +56,11 @@ elif variant in ("floor", "sdk-span", "bare-span"):
     else:
         trace.set_tracer_provider(TracerProvider())
     tracer = trace.get_tracer("floor")
-    attributes = new_call("bench", "CeleryTask", "bench.noop", ()).attributes()
-    attributes.update({"eventlog.data.task_id": "task-0", "eventlog.data.retries": 0,
-                       "eventlog.data.state": "SUCCESS"})
-    if variant == "bare-span":
-        attributes = None
+    attributes = None
+    if variant != "bare-span":
+        attributes = new_call("bench", "CeleryTask", "bench.noop", ()).attributes()
+        attributes.update({"eventlog.data.task_id": "task-0", "eventlog.data.retries": 0,
+                           "eventlog.data.state": "SUCCESS"})
     runs = {}
 
     @signals.task_prerun.connect
