@@ -10,21 +10,29 @@
    with eventlet first. When another distribution registers an instrumentor, whose
    modules are unknown here, the process is instrumented at start-up instead.
 2. Flush on SIGTERM: Python's default SIGTERM ends the process without ``atexit``, so
-   when nothing else handles SIGTERM yet, a handler waits up to a second for calls that
-   are still ending (a server closing a response it has sent), flushes pending events
-   (bounded by ``EVENTLOG_SHUTDOWN_TIMEOUT``) and then ends the process the default way. Servers
-   that install their own handler (gunicorn, Celery, Nameko) exit through ``atexit``.
+   once the process is instrumented, when nothing else handles SIGTERM yet, a handler
+   waits up to a second for calls that are still ending (a server closing a response it
+   has sent), flushes pending events (bounded by ``EVENTLOG_SHUTDOWN_TIMEOUT``) and then
+   ends the process the default way. It is installed with the instrumenting, not at
+   start-up: a process never instrumented has nothing to flush, and ``signal`` with the
+   ``enum`` it imports would cost every process 4 ms. Only the main thread may install
+   it, so a process whose first trigger is imported by another thread goes without (it
+   still flushes through ``atexit`` on a normal exit). Servers that install their own
+   handler (gunicorn, Celery, Nameko) exit through ``atexit``.
 3. Run the application's own ``sitecustomize``, the next one on ``sys.path``.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from types import FrameType
 
+from eventlog_instrument import TYPE_CHECKING
 from eventlog_instrument.lazystart import StartOnImport, triggers
+
+if TYPE_CHECKING:  # not imported at run time: the start-up hook runs in every process
+    from collections.abc import Callable
+    from types import FrameType
 
 HOOK_MARKER = "EVENTLOG_INSTRUMENT_HOOK"
 """Set by the launcher to the hook folder; children inherit it with ``PYTHONPATH``."""
@@ -38,7 +46,6 @@ def run_startup_hook(hook_file: str) -> None:
             _instrument()
         else:
             StartOnImport(modules, _instrument).install()
-        _flush_on_sigterm()
     _run_application_sitecustomize(hook_folder)
 
 
@@ -49,21 +56,25 @@ def _instrument() -> None:
         EventLogInstrumentor().instrument()
     except Exception as error:
         print(f"eventlog-instrument: not instrumented: {error}", file=sys.stderr)
+    else:
+        _flush_on_sigterm(EventLogInstrumentor.shutdown_at_exit)
 
 
-def _flush_on_sigterm() -> None:
+def _flush_on_sigterm(flush: Callable[[], None]) -> None:
+    import signal
+
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return
 
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
-        # Not instrumented yet: nothing to flush, and nothing worth importing the SDK for.
-        switch = sys.modules.get("eventlog_instrument.switch")
-        if switch is not None:
-            switch.EventLogInstrumentor.shutdown_at_exit()
+        flush()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, flush_then_terminate)
+    try:
+        signal.signal(signal.SIGTERM, flush_then_terminate)
+    except ValueError:  # not the main thread
+        pass
 
 
 def _run_application_sitecustomize(hook_folder: str) -> None:

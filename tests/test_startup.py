@@ -18,9 +18,10 @@ from tests.support.brokers import AMQP_URI, BoundQueue
 from tests.support.paths import TESTS
 
 LAUNCHER = str(Path(sys.executable).parent / "eventlog-instrument")
-HEAVY = ("opentelemetry", "kombu", "amqp", "kafka", "wrapt", "typing")
-"""The SDK (and its API), the exporters' clients, what wraps frameworks, and ``typing``
-(3 ms, which the hook would add to every Python process)."""
+HEAVY = ("opentelemetry", "kombu", "amqp", "kafka", "wrapt", "typing", "signal")
+"""The SDK (and its API), the exporters' clients, what wraps frameworks, ``typing`` (3 ms,
+which the hook would add to every Python process) and ``signal`` (4 ms with its ``enum``:
+the SIGTERM handler comes with the instrumenting)."""
 
 PROGRAM = """
 import json, sys
@@ -72,6 +73,20 @@ def test_a_program_that_only_asks_the_switch_is_instrumented():
         EVENTLOG_EXPORTERS="none",
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "True True\n", "")
+
+
+def test_a_first_use_in_another_thread_instruments_without_a_word():
+    result = launch(
+        "import threading\n"
+        "def ask():\n"
+        "    from eventlog_instrument import EventLogInstrumentor\n"
+        "    print(EventLogInstrumentor().is_instrumented)\n"
+        "thread = threading.Thread(target=ask)\n"
+        "thread.start()\n"
+        "thread.join()\n",
+        EVENTLOG_EXPORTERS="none",
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "True\n", "")
 
 
 def test_a_bad_setting_still_fails_at_start_up():
