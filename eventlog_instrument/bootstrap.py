@@ -61,6 +61,7 @@ def _instrument() -> None:
 
 
 def _flush_on_sigterm(flush: Callable[[], None]) -> None:
+    import contextlib
     import signal
 
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
@@ -71,10 +72,8 @@ def _flush_on_sigterm(flush: Callable[[], None]) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread
         signal.signal(signal.SIGTERM, flush_then_terminate)
-    except ValueError:  # not the main thread
-        pass
 
 
 def _run_application_sitecustomize(hook_folder: str) -> None:

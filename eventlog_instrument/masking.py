@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
 from urllib.parse import quote, unquote
+
+from eventlog_instrument import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 MASK = "***"
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")

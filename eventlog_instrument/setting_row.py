@@ -8,13 +8,24 @@ rows that :class:`~eventlog_instrument.settings.Settings` inherits (``AmqpSettin
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from eventlog_instrument import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Generic, TypeVar, overload
+
     from eventlog_instrument.settings import Settings
 
-T = TypeVar("T")
+    T = TypeVar("T")
+else:  # ``typing`` would cost the launcher 2 ms before every program it starts
+    T = None
+
+    class Generic:
+        """What ``Setting(Generic[T])`` needs at run time: ``Setting[X]`` is ``Setting``."""
+
+        def __class_getitem__(cls, parameter: object) -> type:
+            return cls
+
 MILLIS = "a positive whole number of milliseconds, at most 3600000"
 """What a milliseconds setting accepts."""
 FILE = "a readable file's path, or empty"
@@ -60,11 +71,13 @@ class Setting(Generic[T]):
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    @overload
-    def __get__(self, settings: None, owner: type) -> Setting[T]: ...
+    if TYPE_CHECKING:
 
-    @overload
-    def __get__(self, settings: Settings, owner: type) -> T: ...
+        @overload
+        def __get__(self, settings: None, owner: type) -> Setting[T]: ...
+
+        @overload
+        def __get__(self, settings: Settings, owner: type) -> T: ...
 
     def __get__(self, settings: Settings | None, owner: type) -> Setting[T] | T:
         if settings is None:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
 
+from eventlog_instrument import TYPE_CHECKING
 from eventlog_instrument import setting_parsers as p
 from eventlog_instrument.constants import DEFAULT_EVENT_TYPE
 from eventlog_instrument.exporters.amqp_settings import AmqpSettings
@@ -28,6 +28,9 @@ from eventlog_instrument.instrumentors.nameko_settings import NamekoSettings
 from eventlog_instrument.log_settings import LogSettings
 from eventlog_instrument.masking import mask_secret
 from eventlog_instrument.setting_row import MILLIS, Setting, rows_of
+
+if TYPE_CHECKING:
+    from typing import Any
 
 TIMESTAMP_PRECISIONS = ("seconds", "milliseconds", "microseconds")
 DEFAULT_SERVICE_NAME = "unknown_service"

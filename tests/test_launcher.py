@@ -206,19 +206,32 @@ def test_help_lists_every_setting_as_a_flag():
         assert setting.env in result.stdout
 
 
+def test_flags_after_the_command_are_the_commands_own():
+    result = run_launcher("--service-name", "orders", "python", "-c",
+                          "import os, sys; print(sys.argv[1:], os.environ['EVENTLOG_SERVICE_NAME'])",
+                          "--exporters", "bogus", "--info")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "['--exporters', 'bogus', '--info'] orders\n"
+    result = run_launcher("python", "-c", "import sys; print(sys.argv[1:])", "--exporters", "bogus")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "['--exporters', 'bogus']\n", "")
+
+
 def test_unknown_command_is_one_line_and_non_zero():
     result = run_launcher("no-such-program", "--flag")
     assert (result.returncode, result.stdout) == (127, "")
     assert result.stderr == "eventlog-instrument: error: command not found: no-such-program\n"
 
 
-def test_command_that_cannot_run_is_one_line_and_non_zero(tmp_path):
-    script = tmp_path / "no-shebang"
+@pytest.mark.parametrize(("mode", "reason"), [(0o755, "Exec format error"),
+                                             (0o644, "Permission denied")],
+                         ids=["no-shebang", "not-executable"])
+def test_command_that_cannot_run_is_one_line_and_non_zero(tmp_path, mode, reason):
+    script = tmp_path / "script"
     script.write_text("echo ran\n")
-    script.chmod(0o755)
+    script.chmod(mode)
     result = run_launcher(str(script))
     assert (result.returncode, result.stdout) == (126, "")
-    assert result.stderr == f"eventlog-instrument: error: cannot run {script}: Exec format error\n"
+    assert result.stderr == f"eventlog-instrument: error: cannot run {script}: {reason}\n"
 
 
 def test_bad_setting_value_is_one_line_and_non_zero():

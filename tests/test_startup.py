@@ -89,6 +89,17 @@ def test_a_first_use_in_another_thread_instruments_without_a_word():
     assert (result.returncode, result.stdout, result.stderr) == (0, "True\n", "")
 
 
+def test_the_launcher_imports_only_what_starting_the_command_needs():
+    result = subprocess.run([sys.executable, "-X", "importtime", LAUNCHER, "true"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    names = [line.rsplit("|", 1)[1] for line in result.stderr.splitlines()]
+    # after ``site``, which an editable install's finder makes import ``pathlib`` itself
+    imported = {name.strip() for name in names[names.index(" site") + 1:]}
+    assert "eventlog_instrument.launcher" in imported
+    assert imported.isdisjoint({"argparse", "typing", "shutil", "pathlib", "signal"})
+
+
 def test_a_bad_setting_still_fails_at_start_up():
     result = launch("pass", EVENTLOG_BSP_MAX_QUEUE_SIZE="-1")
     assert result.returncode == 2

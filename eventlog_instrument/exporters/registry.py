@@ -8,8 +8,7 @@ class method, else with no arguments.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from eventlog_instrument import TYPE_CHECKING
 from eventlog_instrument.constants import EXPORTERS_ENTRY_POINT_GROUP
 from eventlog_instrument.settings import SETTINGS_BY_NAME, Settings, SettingsError
 
