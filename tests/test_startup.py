@@ -65,28 +65,22 @@ def test_nothing_heavy_is_imported_until_a_framework_then_every_event_arrives(ra
     assert (counted["event_type"], counted["data"]) == ("order_counted", {"count": 1})
 
 
-def test_a_program_that_only_asks_the_switch_is_instrumented():
+@pytest.mark.parametrize(
+    "asking",
+    ["ask()\n", "import threading\nthread = threading.Thread(target=ask)\n"
+                 "thread.start()\nthread.join()\n"],
+    ids=["main-thread", "another-thread"],  # which may not install the SIGTERM flush
+)
+def test_a_program_that_only_asks_the_switch_is_instrumented(asking):
     result = launch(
         "import sys\n"
-        "from eventlog_instrument import EventLogInstrumentor\n"
-        "print(EventLogInstrumentor().is_instrumented, 'opentelemetry.sdk.trace' in sys.modules)\n",
+        "def ask():\n"
+        "    from eventlog_instrument import EventLogInstrumentor\n"
+        "    print(EventLogInstrumentor().is_instrumented, 'opentelemetry.sdk.trace' in sys.modules)\n"
+        + asking,
         EVENTLOG_EXPORTERS="none",
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "True True\n", "")
-
-
-def test_a_first_use_in_another_thread_instruments_without_a_word():
-    result = launch(
-        "import threading\n"
-        "def ask():\n"
-        "    from eventlog_instrument import EventLogInstrumentor\n"
-        "    print(EventLogInstrumentor().is_instrumented)\n"
-        "thread = threading.Thread(target=ask)\n"
-        "thread.start()\n"
-        "thread.join()\n",
-        EVENTLOG_EXPORTERS="none",
-    )
-    assert (result.returncode, result.stdout, result.stderr) == (0, "True\n", "")
 
 
 def test_the_launcher_imports_only_what_starting_the_command_needs():
