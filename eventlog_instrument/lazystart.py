@@ -25,14 +25,14 @@ from __future__ import annotations
 import os
 import sys
 from _thread import allocate_lock, get_ident
-from collections.abc import Callable, Iterable
-from types import ModuleType
 
 from eventlog_instrument import TYPE_CHECKING
 from eventlog_instrument.constants import INSTRUMENTORS_ENTRY_POINT_GROUP
 
 if TYPE_CHECKING:  # not imported at run time: the start-up hook runs in every process
+    from collections.abc import Callable, Iterable
     from importlib.machinery import ModuleSpec
+    from types import ModuleType
     from typing import Any
 
 OWN_INSTRUMENTORS = "eventlog_instrument.instrumentors."

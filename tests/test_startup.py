@@ -39,10 +39,11 @@ print(json.dumps(heavy()))
 """
 
 
-def launch(program: str, **env: str) -> subprocess.CompletedProcess[str]:
+def launch(program: str, *, launcher: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTLOG_", "OTEL_"))}
     environ["PYTHONPATH"] = str(TESTS / "apps")
-    return subprocess.run([LAUNCHER, sys.executable, "-c", program], env={**environ, **env},
+    command = [sys.executable, "-c", program]
+    return subprocess.run([LAUNCHER, *command] if launcher else command, env={**environ, **env},
                           capture_output=True, text=True, timeout=60)
 
 
@@ -82,6 +83,16 @@ def test_a_program_that_only_asks_the_switch_is_instrumented(asking):
         EVENTLOG_EXPORTERS="none",
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "True True\n", "")
+
+
+def test_the_start_up_hook_imports_nothing_but_its_own_modules_until_first_use():
+    listing = "import sys; print(' '.join(sorted(sys.modules)))"
+    bare = launch(listing, launcher=False)
+    hooked = launch(listing, EVENTLOG_EXPORTERS="amqp")
+    assert (hooked.returncode, hooked.stderr) == (0, "")
+    added = set(hooked.stdout.split()) - set(bare.stdout.split())
+    assert "eventlog_instrument.lazystart" in added
+    assert {name for name in added if name.partition(".")[0] != "eventlog_instrument"} == set()
 
 
 def test_the_launcher_imports_only_what_starting_the_command_needs():
