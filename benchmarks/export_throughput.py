@@ -5,12 +5,12 @@ confirms, the ``amqp`` exporter (publisher confirms on, pipelined), a raw kafka-
 producer with the exporter's settings and the ``kafka`` exporter, in ``--repeats``
 rounds of ``--count`` messages. Also the whole pipeline: ``dispatch_event`` on the
 application thread to every event confirmed by the broker. Each round runs every path
-one after the other; ``vs raw`` is the median of the rounds' ratios to the raw client of
-the same round, as the Celery drain rate does, so a machine that slows down between
-rounds moves both sides. Beside the rate, the CPU time of all the process's threads per
-message (the client's own sender thread included; not the broker's), which the clock's
-noise does not reach. Prints a Markdown table. Needs RabbitMQ on 127.0.0.1:5672; starts
-its own Tansu broker.
+one after the other, each AMQP path on an idle broker and an empty queue; ``vs raw`` is
+the median of the rounds' ratios to the raw client of the same round, as the Celery
+drain rate does, so a machine that slows down between rounds moves both sides. Beside
+the rate, the CPU time of all the process's threads per message (the client's own sender
+thread included; not the broker's), which the clock's noise does not reach. Prints a
+Markdown table. Needs RabbitMQ on 127.0.0.1:5672; starts its own Tansu broker.
 """
 
 from __future__ import annotations
