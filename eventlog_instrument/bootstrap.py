@@ -10,15 +10,14 @@
    with eventlet first. When another distribution registers an instrumentor, whose
    modules are unknown here, the process is instrumented at start-up instead.
 2. Flush on SIGTERM: Python's default SIGTERM ends the process without ``atexit``, so
-   once the process is instrumented, when nothing else handles SIGTERM yet, a handler
-   waits up to a second for calls that are still ending (a server closing a response it
-   has sent), flushes pending events (bounded by ``EVENTLOG_SHUTDOWN_TIMEOUT``) and then
-   ends the process the default way. It is installed with the instrumenting, not at
-   start-up: a process never instrumented has nothing to flush, and ``signal`` with the
-   ``enum`` it imports would cost every process 4 ms. Only the main thread may install
-   it, so a process whose first trigger is imported by another thread goes without (it
-   still flushes through ``atexit`` on a normal exit). Servers that install their own
-   handler (gunicorn, Celery, Nameko) exit through ``atexit``.
+   when nothing else handles SIGTERM yet, a handler waits up to a second for calls that
+   are still ending (a server closing a response it has sent), flushes pending events
+   (bounded by ``EVENTLOG_SHUTDOWN_TIMEOUT``) and then ends the process the default way.
+   It is installed at start-up, from the main thread, as only that thread can; the
+   process may be instrumented later from any thread. It goes through ``_signal``, which
+   the interpreter has imported already: ``signal`` would import ``enum``, 2-4 ms of
+   every process. Servers that install their own handler (gunicorn, Celery, Nameko)
+   exit through ``atexit``.
 3. Run the application's own ``sitecustomize``, the next one on ``sys.path``.
 """
 
@@ -31,7 +30,6 @@ from eventlog_instrument import TYPE_CHECKING
 from eventlog_instrument.lazystart import StartOnImport, triggers
 
 if TYPE_CHECKING:  # not imported at run time: the start-up hook runs in every process
-    from collections.abc import Callable
     from types import FrameType
 
 HOOK_MARKER = "EVENTLOG_INSTRUMENT_HOOK"
@@ -46,6 +44,7 @@ def run_startup_hook(hook_file: str) -> None:
             _instrument()
         else:
             StartOnImport(modules, _instrument).install()
+        _flush_on_sigterm()
     _run_application_sitecustomize(hook_folder)
 
 
@@ -56,24 +55,29 @@ def _instrument() -> None:
         EventLogInstrumentor().instrument()
     except Exception as error:
         print(f"eventlog-instrument: not instrumented: {error}", file=sys.stderr)
+
+
+def _flush_on_sigterm() -> None:
+    if TYPE_CHECKING:
+        import signal as signals
     else:
-        _flush_on_sigterm(EventLogInstrumentor.shutdown_at_exit)
+        try:
+            import _signal as signals
+        except ImportError:  # an interpreter without CPython's module
+            import signal as signals
 
-
-def _flush_on_sigterm(flush: Callable[[], None]) -> None:
-    import contextlib
-    import signal
-
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if signals.getsignal(signals.SIGTERM) != signals.SIG_DFL:
         return
 
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
-        flush()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        # Not instrumented yet: nothing to flush, and nothing worth importing the SDK for.
+        switch = sys.modules.get("eventlog_instrument.switch")
+        if switch is not None:
+            switch.EventLogInstrumentor.shutdown_at_exit()
+        signals.signal(signals.SIGTERM, signals.SIG_DFL)
+        os.kill(os.getpid(), signals.SIGTERM)
 
-    with contextlib.suppress(ValueError):  # not the main thread
-        signal.signal(signal.SIGTERM, flush_then_terminate)
+    signals.signal(signals.SIGTERM, flush_then_terminate)
 
 
 def _run_application_sitecustomize(hook_folder: str) -> None:
