@@ -90,13 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, *args = command_line
     try:
         os.execvpe(command, [command, *args], hook_environment(environ))
-    except (FileNotFoundError, NotADirectoryError):
-        print(f"{PROG}: error: command not found: {command}", file=sys.stderr)
-        return 127
-    except OSError as error:  # not executable, or a script without a shebang line
-        print(f"{PROG}: error: cannot run {command}: {error.strerror}", file=sys.stderr)
-        return 126
-    return 0  # pragma: no cover - execve does not return
+    except ValueError:  # an empty name, or a NUL in it
+        pass
+    except OSError as error:
+        not_found = isinstance(error, (FileNotFoundError, NotADirectoryError))
+        # Not found, yet there: the interpreter its shebang line names is missing.
+        if not not_found or (os.sep in command and os.path.isfile(command)):
+            print(f"{PROG}: error: cannot run {command}: {error.strerror}", file=sys.stderr)
+            return 126
+    print(f"{PROG}: error: command not found: {command}", file=sys.stderr)
+    return 127
 
 
 def hook_environment(environ: Mapping[str, str]) -> dict[str, str]:

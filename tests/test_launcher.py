@@ -216,18 +216,23 @@ def test_flags_after_the_command_are_the_commands_own():
     assert (result.returncode, result.stdout, result.stderr) == (0, "['--exporters', 'bogus']\n", "")
 
 
-def test_unknown_command_is_one_line_and_non_zero():
-    result = run_launcher("no-such-program", "--flag")
+@pytest.mark.parametrize("command", ["no-such-program", ""], ids=["unknown", "empty"])
+def test_unknown_command_is_one_line_and_non_zero(command):
+    result = run_launcher(command, "--flag")
     assert (result.returncode, result.stdout) == (127, "")
-    assert result.stderr == "eventlog-instrument: error: command not found: no-such-program\n"
+    assert result.stderr == f"eventlog-instrument: error: command not found: {command}\n"
 
 
-@pytest.mark.parametrize(("mode", "reason"), [(0o755, "Exec format error"),
-                                             (0o644, "Permission denied")],
-                         ids=["no-shebang", "not-executable"])
-def test_command_that_cannot_run_is_one_line_and_non_zero(tmp_path, mode, reason):
+@pytest.mark.parametrize(
+    ("text", "mode", "reason"),
+    [("echo ran\n", 0o755, "Exec format error"),
+     ("echo ran\n", 0o644, "Permission denied"),
+     ("#!/no/such/interpreter\necho ran\n", 0o755, "No such file or directory")],
+    ids=["no-shebang", "not-executable", "missing-interpreter"],
+)
+def test_command_that_cannot_run_is_one_line_and_non_zero(tmp_path, text, mode, reason):
     script = tmp_path / "script"
-    script.write_text("echo ran\n")
+    script.write_text(text)
     script.chmod(mode)
     result = run_launcher(str(script))
     assert (result.returncode, result.stdout) == (126, "")
