@@ -95,11 +95,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         not_found = isinstance(error, (FileNotFoundError, NotADirectoryError))
         # Not found, yet there: the interpreter its shebang line names is missing.
-        if not not_found or (os.sep in command and os.path.isfile(command)):
+        if not not_found or _is_a_file(command, environ):
             print(f"{PROG}: error: cannot run {command}: {error.strerror}", file=sys.stderr)
             return 126
     print(f"{PROG}: error: command not found: {command}", file=sys.stderr)
     return 127
+
+
+def _is_a_file(command: str, environ: Mapping[str, str]) -> bool:
+    """Whether ``command`` names a file, by its path or on ``PATH``."""
+    if os.sep in command:
+        return os.path.isfile(command)
+    return any(os.path.isfile(os.path.join(folder, command))
+               for folder in os.get_exec_path(environ))
 
 
 def hook_environment(environ: Mapping[str, str]) -> dict[str, str]:

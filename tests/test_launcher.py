@@ -230,13 +230,18 @@ def test_unknown_command_is_one_line_and_non_zero(command):
      ("#!/no/such/interpreter\necho ran\n", 0o755, "No such file or directory")],
     ids=["no-shebang", "not-executable", "missing-interpreter"],
 )
-def test_command_that_cannot_run_is_one_line_and_non_zero(tmp_path, text, mode, reason):
-    script = tmp_path / "script"
+@pytest.mark.parametrize("found", ["by-path", "on-PATH"])
+def test_command_that_cannot_run_is_one_line_and_non_zero(tmp_path, text, mode, reason, found):
+    script = tmp_path / "eventlog-test-program"  # a name no other program on PATH has
     script.write_text(text)
     script.chmod(mode)
-    result = run_launcher(str(script))
+    if found == "by-path":
+        command, env = str(script), {}
+    else:
+        command, env = script.name, {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    result = run_launcher(command, **env)
     assert (result.returncode, result.stdout) == (126, "")
-    assert result.stderr == f"eventlog-instrument: error: cannot run {script}: {reason}\n"
+    assert result.stderr == f"eventlog-instrument: error: cannot run {command}: {reason}\n"
 
 
 def test_bad_setting_value_is_one_line_and_non_zero():
