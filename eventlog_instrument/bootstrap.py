@@ -70,10 +70,12 @@ def _flush_on_sigterm() -> None:
         return
 
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
-        # Not instrumented yet: nothing to flush, and nothing worth importing the SDK for.
+        # Not instrumented yet (the switch not imported, or still being imported by
+        # another thread): nothing to flush, and nothing worth importing the SDK for.
         switch = sys.modules.get("eventlog_instrument.switch")
-        if switch is not None:
-            switch.EventLogInstrumentor.shutdown_at_exit()
+        instrumentor = getattr(switch, "EventLogInstrumentor", None)
+        if instrumentor is not None:
+            instrumentor.shutdown_at_exit()
         signals.signal(signals.SIGTERM, signals.SIG_DFL)
         os.kill(os.getpid(), signals.SIGTERM)
 

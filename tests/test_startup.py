@@ -121,6 +121,16 @@ def test_sigterm_flushes_what_a_first_use_in_any_thread_queued(rabbitmq, first_u
     assert (event["event_type"], event["data"]) == ("queued", {"n": 1})
 
 
+def test_sigterm_while_another_thread_imports_the_switch_ends_the_process_quietly():
+    result = launch(
+        "import os, signal, sys, types\n"
+        "sys.modules['eventlog_instrument.switch'] = types.ModuleType('half-imported')\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n",
+        EVENTLOG_EXPORTERS="none",
+    )
+    assert (result.returncode, result.stderr) == (-signal.SIGTERM, "")
+
+
 def test_the_start_up_hook_imports_nothing_but_its_own_modules_until_first_use():
     listing = "import sys; print(' '.join(sorted(sys.modules)))"
     bare = launch(listing, launcher=False)
