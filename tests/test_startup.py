@@ -40,15 +40,21 @@ print(json.dumps(heavy()))
 """
 
 
-FIRE_IN_A_THREAD = "thread = threading.Thread(target=fire)\nthread.start()\nthread.join()\n"
+def called_in_a_thread(function: str) -> str:
+    """Program lines calling ``function`` in a new thread and waiting for it."""
+    return (f"import threading\nthread = threading.Thread(target={function})\n"
+            "thread.start()\nthread.join()\n")
+
+
+def program_environ(**env: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTLOG_", "OTEL_"))}
+    return {**environ, "PYTHONPATH": str(TESTS / "apps"), **env}
 
 
 def launch(program: str, *, launcher: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTLOG_", "OTEL_"))}
-    environ["PYTHONPATH"] = str(TESTS / "apps")
     command = [sys.executable, "-c", program]
-    return subprocess.run([LAUNCHER, *command] if launcher else command, env={**environ, **env},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run([LAUNCHER, *command] if launcher else command,
+                          env=program_environ(**env), capture_output=True, text=True, timeout=60)
 
 
 def test_nothing_heavy_is_imported_until_a_framework_then_every_event_arrives(rabbitmq):
@@ -71,12 +77,8 @@ def test_nothing_heavy_is_imported_until_a_framework_then_every_event_arrives(ra
     assert (counted["event_type"], counted["data"]) == ("order_counted", {"count": 1})
 
 
-@pytest.mark.parametrize(
-    "asking",
-    ["ask()\n", "import threading\nthread = threading.Thread(target=ask)\n"
-                 "thread.start()\nthread.join()\n"],
-    ids=["main-thread", "another-thread"],
-)
+@pytest.mark.parametrize("asking", ["ask()\n", called_in_a_thread("ask")],
+                         ids=["main-thread", "another-thread"])
 def test_a_program_that_only_asks_the_switch_is_instrumented(asking):
     result = launch(
         "import sys\n"
@@ -89,13 +91,13 @@ def test_a_program_that_only_asks_the_switch_is_instrumented(asking):
     assert (result.returncode, result.stdout, result.stderr) == (0, "True True\n", "")
 
 
-@pytest.mark.parametrize("first_use", ["fire()\n", FIRE_IN_A_THREAD],
+@pytest.mark.parametrize("first_use", ["fire()\n", called_in_a_thread("fire")],
                          ids=["main-thread", "another-thread"])
 def test_sigterm_flushes_what_a_first_use_in_any_thread_queued(rabbitmq, first_use):
     service = f"sigterm{uuid.uuid4().hex[:8]}"
     queue = BoundQueue(service)
     program = (
-        "import threading, time\n"
+        "import time\n"
         "def fire():\n"
         "    from eventlog_instrument import dispatch_event\n"
         "    dispatch_event('queued', {'n': 1})\n"
@@ -103,11 +105,10 @@ def test_sigterm_flushes_what_a_first_use_in_any_thread_queued(rabbitmq, first_u
         "print('ready', flush=True)\n"
         "time.sleep(60)\n"
     )
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("EVENTLOG_", "OTEL_"))}
     process = subprocess.Popen(
         [LAUNCHER, sys.executable, "-c", program], stdout=subprocess.PIPE, text=True,
-        env={**environ, "EVENTLOG_EXPORTERS": "amqp", "EVENTLOG_AMQP_URI": AMQP_URI,
-             "EVENTLOG_SERVICE_NAME": service, "EVENTLOG_BSP_SCHEDULE_DELAY": "600000"},
+        env=program_environ(EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI=AMQP_URI,
+                            EVENTLOG_SERVICE_NAME=service, EVENTLOG_BSP_SCHEDULE_DELAY="600000"),
     )
     try:
         assert process.stdout is not None and process.stdout.readline() == "ready\n"
