@@ -93,9 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:  # an empty name, or a NUL in it
         pass
     except OSError as error:
-        not_found = isinstance(error, (FileNotFoundError, NotADirectoryError))
+        found = not isinstance(error, (FileNotFoundError, NotADirectoryError))
         # Not found, yet there: the interpreter its shebang line names is missing.
-        if not not_found or _is_a_file(command, environ):
+        if found or _is_a_file(command, environ):
             print(f"{PROG}: error: cannot run {command}: {error.strerror}", file=sys.stderr)
             return 126
     print(f"{PROG}: error: command not found: {command}", file=sys.stderr)
