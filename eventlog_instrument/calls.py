@@ -46,6 +46,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
 from eventlog_instrument import constants as c
+from eventlog_instrument.unread import unrecorded_span
 
 IDENTITY_ATTRIBUTES = (
     c.ATTR_SERVICE_NAME, c.ATTR_ENTRYPOINT_PROTOCOL, c.ATTR_ENTRYPOINT_NAME, c.ATTR_CALL_ID,
@@ -247,9 +248,12 @@ def start_call_span(
     """``tracer.start_span(name, **options)`` carrying ``reserved`` (identity, manual
     payload, ``eventlog.data.*``) in the package's record, out of reach of span limits.
 
-    ``reserved`` is kept, not copied: the caller hands it over.
+    ``reserved`` is kept, not copied: the caller hands it over. While nothing reads
+    spans, the span is not recorded (see :mod:`eventlog_instrument.unread`).
     """
-    span = tracer.start_span(name, **options)
+    span: Span | None = unrecorded_span(tracer, options.get("context"))
+    if span is None:
+        span = tracer.start_span(name, **options)
     holder = getattr(span, "_attributes", None)
     setattr(span if holder is None else holder, RECORD_ATTRIBUTE, reserved)
     return span

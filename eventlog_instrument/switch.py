@@ -37,7 +37,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from eventlog_instrument import log_capture, runtime
+from eventlog_instrument import log_capture, runtime, unread
 from eventlog_instrument.calls import link_to_call
 from eventlog_instrument.exporters.registry import create_exporters
 from eventlog_instrument.instrumentors.framework import FrameworkInstrumentor
@@ -102,7 +102,14 @@ class EventLogInstrumentor:
                 EventLogSpanProcessor.from_settings(exporter, settings) for exporter in exporters
             ]
             cls._processors = processors
-            _fan_out_of(_sdk_tracer_provider(settings)).processors = tuple(processors)
+            provider = _sdk_tracer_provider(settings)
+            fan_out = _fan_out_of(provider)
+            fan_out.processors = tuple(processors)
+            fan_out.linking = True
+            if processors:
+                unread.forget()
+            else:
+                unread.watch(provider, fan_out)
             for instrumentor in enabled_instrumentors(settings):
                 active = cls._instrumentors.setdefault(instrumentor.name, instrumentor)
                 active.instrument(settings)
@@ -121,8 +128,10 @@ class EventLogInstrumentor:
             for instrumentor in cls._instrumentors.values():
                 instrumentor.uninstrument()
             log_capture.uninstall()
+            unread.forget()
             for fan_out in _fan_outs:
                 fan_out.processors = ()
+                fan_out.linking = False
             cls._shutdown_processors()
             cls._processors = []
             cls._instrumented = False
@@ -172,13 +181,16 @@ def _warn_ignored(options: dict[str, Any], first: dict[str, Any]) -> None:
 
 class _FanOut(SpanProcessor):
     """The one span processor this package adds to a provider: it hands every span to the
-    current processors, none after ``uninstrument()``."""
+    current processors, none after ``uninstrument()``, and links every span started
+    inside a call to that call while instrumented, with no exporter too: the call stack
+    of a request made inside the application's own span is found through the link."""
 
     def __init__(self) -> None:
         self.processors: tuple[EventLogSpanProcessor, ...] = ()
+        self.linking = False
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if self.processors:  # once for all of them: the link is the same for each
+        if self.linking:
             link_to_call(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:

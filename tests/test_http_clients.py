@@ -25,10 +25,11 @@ APP = "http_chain_app:app"
 class Chain:
     """Services C, B and A, started in that order so that each knows the next one's URL."""
 
-    def __init__(self, workdir: Path, instrumented: bool) -> None:
+    def __init__(self, workdir: Path, instrumented: bool, exporting_nothing: str = "") -> None:
         self.servers: list[ServerProcess] = []
         self.queues: dict[str, BoundQueue] = {}
         self.names: dict[str, str] = {}
+        self.exporting_nothing = exporting_nothing
         next_url = ""
         for letter in "cba":
             server = self._serve(workdir, letter, next_url, instrumented)
@@ -46,6 +47,8 @@ class Chain:
             command = [str(BIN / "eventlog-instrument"), *gunicorn]
             env.update(EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI=AMQP_URI,
                        EVENTLOG_SERVICE_NAME=service, EVENTLOG_BSP_SCHEDULE_DELAY="20")
+            if letter in self.exporting_nothing:
+                env["EVENTLOG_EXPORTERS"] = "none"
         else:
             command = [sys.executable, "-m", *gunicorn]
         server = ServerProcess(command, port, workdir, env)
@@ -66,8 +69,8 @@ class Chain:
 def chains(tmp_path, rabbitmq):
     started: list[Chain] = []
 
-    def start(instrumented: bool) -> Chain:
-        chain = Chain(tmp_path, instrumented)
+    def start(instrumented: bool, exporting_nothing: str = "") -> Chain:
+        chain = Chain(tmp_path, instrumented, exporting_nothing)
         started.append(chain)
         return chain
 
@@ -102,3 +105,22 @@ def test_every_event_of_the_chain_continues_the_first_callers_stack(chains, path
     # client requests are not events: one per entrypoint, no more
     for letter in "abc":
         assert instrumented.queues[letter].rest(0.5) == []
+
+
+def test_a_service_exporting_nothing_passes_the_stack_and_trace_on(chains):
+    """A's spans are not recorded (exporter ``none``, nothing reads them), yet B and C
+    continue A's call and the caller's trace as if A exported."""
+    chain = chains(instrumented=True, exporting_nothing="a")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    answer = requests.get(chain.url + "/a", timeout=30, headers={
+        "traceparent": f"00-{trace_id}-00f067aa0ba902b7-00", "X-Call-Stack": "browser.click.0",
+    })
+    assert answer.status_code == 200
+    a_call_id = answer.headers["X-Call-Id"]
+    assert a_call_id.startswith(f"{chain.names['a']}.service_a.")
+    [b] = chain.events("b", 1)
+    assert b["call_stack"] == ["browser.click.0", a_call_id, b["call_id"]]
+    assert b["data"]["trace_id"] == trace_id
+    for c in chain.events("c", 3):
+        assert_continued(b, c)
+    assert chain.queues["a"].rest(0.5) == []

@@ -1,0 +1,143 @@
+"""Calls that nothing reads: with no exporter and no other span processor, a call's span
+is not recorded.
+
+With ``EVENTLOG_EXPORTERS=none`` on a tracer provider whose only span processor is this
+package's (the one it made, say), no event is built and nothing receives a call's span,
+so recording one is work for nothing: an SDK span costs more than the hooks around it
+(about 64,000 instructions of a Celery task's 197,000). Such a call gets an
+:class:`UnrecordedCallSpan` instead: a non-recording span with the ids and trace flags
+the SDK would have given it, so the call stack and the W3C trace context still travel to
+every call it makes, and a span the application starts inside it is still its child.
+This is what OpenTelemetry's SDK does for a span its sampler drops, except that the
+caller's sampling decision is kept: a service exporting nothing must not change what the
+services it calls sample.
+
+The switch :func:`watch`\\ es the provider when it instruments, if that provider samples
+with :data:`~eventlog_instrument.sampling.RECORD_EVERY_CALL` (every provider the package
+makes does): the flags given here are the ones that sampler would give, and another
+sampler's are not this module's to guess. A span processor added to that provider later
+(the application's own OTLP pipeline, say) ends the watch at the next call, whose span
+is recorded again, and so is every later one. A span started through a tracer of
+another provider is always recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context, get_current
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from eventlog_instrument.sampling import RECORD_EVERY_CALL
+
+_ROOT_FLAGS = TraceFlags(TraceFlags.SAMPLED)
+"""A new trace's flags: sampled, as ``RecordEveryCall`` decides for a root span."""
+_RANDOM_TRACE_ID = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
+"""W3C level 2's random trace id flag, on SDKs that set it (1.39 and later)."""
+
+
+class UnrecordedCallSpan(NonRecordingSpan):
+    """A call's span when nothing reads spans: ids and flags, no recording.
+
+    Its ids are made when first asked for (by a call it makes, a span started inside
+    it, a log line): a call that asks for none costs no ids. It knows when it ended, as
+    an SDK span does, so that a thread outliving its call is not part of it any more
+    (see :func:`eventlog_instrument.calls.call_span_of`).
+    """
+
+    end_time: int | None = None
+
+    def __init__(
+        self, parent: Context, make_context: Callable[[Context], SpanContext]
+    ) -> None:
+        self._parent = parent
+        self._make_context = make_context
+
+    def get_span_context(self) -> SpanContext:
+        made: SpanContext | None = self.__dict__.get("_context")
+        if made is None:  # setdefault: threads asking at once all get the first one made
+            made = self.__dict__.setdefault("_context", self._make_context(self._parent))
+        return made
+
+    def end(self, end_time: int | None = None) -> None:
+        if self.end_time is None:
+            self.end_time = end_time if end_time is not None else time.time_ns()
+
+    def __repr__(self) -> str:
+        return f"UnrecordedCallSpan({self.get_span_context()!r})"
+
+
+_unread: Callable[[], bool] | None = None
+"""Whether nothing reads spans still; ``None`` when something might."""
+_watched: object = None
+"""The watched provider's span processor, which its SDK tracers hold."""
+_make_context: Callable[[Context], SpanContext] | None = None
+
+
+def watch(provider: Any, own_processor: object) -> None:
+    """Leave calls unrecorded while ``own_processor`` (the package's, with no exporter
+    behind it) is the only span processor of ``provider``, an SDK ``TracerProvider``.
+
+    The SDK keeps a provider's processors in a tuple it replaces on every addition, so
+    the check is one identity test. An SDK that keeps them otherwise gets no watch:
+    every call is recorded, as before.
+    """
+    global _unread, _watched, _make_context
+    forget()
+    multi: Any = getattr(provider, "_active_span_processor", None)
+    processors = getattr(multi, "_span_processors", None)
+    sampler = getattr(provider, "sampler", None)
+    if processors != (own_processor,) or sampler is not RECORD_EVERY_CALL:
+        return
+    _unread = lambda: multi._span_processors is processors  # noqa: E731
+    _watched = multi
+    _make_context = _context_maker(provider.id_generator)
+
+
+def forget() -> None:
+    """Record every call's span again (the switch stops, or has exporters)."""
+    global _unread, _watched, _make_context
+    _unread = _watched = _make_context = None
+
+
+def unrecorded_span(tracer: object, context: Context | None) -> UnrecordedCallSpan | None:
+    """A call's :class:`UnrecordedCallSpan` with ``context`` as its parent, or ``None``
+    when something reads spans and the call's span must be recorded by ``tracer``."""
+    unread, make_context = _unread, _make_context
+    if unread is None or make_context is None:
+        return None
+    real_tracer = getattr(tracer, "_tracer", tracer)  # an API ProxyTracer's, once set
+    if getattr(real_tracer, "span_processor", None) is not _watched:
+        return None
+    if not unread():
+        forget()
+        return None
+    return UnrecordedCallSpan(get_current() if context is None else context, make_context)
+
+
+def _context_maker(id_generator: Any) -> Callable[[Context], SpanContext]:
+    """How an unrecorded span's ids are made under its parent context, as the SDK would
+    make them with :data:`~eventlog_instrument.sampling.RECORD_EVERY_CALL`: a child keeps
+    its parent's trace, flags and trace state; a root span starts a sampled trace."""
+    root_flags = _ROOT_FLAGS
+    if _RANDOM_TRACE_ID and getattr(id_generator, "is_trace_id_random", lambda: False)():
+        root_flags = TraceFlags(root_flags | _RANDOM_TRACE_ID)
+
+    def make_context(parent_context: Context) -> SpanContext:
+        parent = None
+        if parent_context:  # an empty context is a call without trace headers
+            parent = trace.get_current_span(parent_context).get_span_context()
+        if parent is not None and parent.is_valid:
+            return SpanContext(
+                parent.trace_id, id_generator.generate_span_id(), is_remote=False,
+                trace_flags=parent.trace_flags, trace_state=parent.trace_state,
+            )
+        return SpanContext(
+            id_generator.generate_trace_id(), id_generator.generate_span_id(),
+            is_remote=False, trace_flags=root_flags,
+        )
+
+    return make_context
