@@ -4,7 +4,8 @@ A task run as Celery's worker signals it, without the worker: a request pushed o
 task, ``task_prerun`` and ``task_postrun`` sent, the request popped, in a loop, each
 variant in its own process: bare (no receivers), with this package (its exporter drops
 what it gets, after building every envelope on its export thread), with this package and
-exporter ``none`` (the drain rate's ``none`` row: spans and hooks, no events), the
+exporter ``none`` (the drain rate's ``none`` row: hooks, no events, spans not
+recorded since nothing reads them), the
 minimal, SDK-span and bare-span variants below, and with
 ``opentelemetry-instrumentation-celery`` and the SDK's batch processor (whose exporter
 drops the spans). The drain rate (``celery_throughput.py``) measures whole workers by
@@ -107,7 +108,7 @@ for number in range(tasks):
 VARIANTS = {
     "bare": "bare: the signals sent, no receivers",
     "ours": "eventlog-instrument",
-    "none": "eventlog-instrument, exporter `none` (spans, no events)",
+    "none": "eventlog-instrument, exporter `none` (hooks, no events, spans unrecorded)",
     "floor": "a minimal span per task: two receivers start an SDK span with the same "
              "attributes and end it, our export",
     "sdk-span": "that span alone, no span processor",

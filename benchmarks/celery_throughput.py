@@ -3,8 +3,9 @@
 Each round publishes the same tasks to a fresh queue, then a worker (``--pool solo``, so
 the tasks run in order) drains it; the rate is measured inside the worker from the
 first task to the last. Every round runs each variant in turn: bare; this package with
-the ``amqp`` exporter; this package with exporter ``none`` (spans and hooks, no
-events), which separates the cost of the spans from that of publishing;
+the ``amqp`` exporter; this package with exporter ``none`` (the hooks and the
+call stack, no events: nothing reads the spans, so they are not recorded), which
+separates the cost of the hooks from that of recording and publishing;
 opentelemetry-instrumentation-celery with an SDK batch processor whose exporter drops
 the spans (the official instrumentor doing less than in production, as our ``none``
 does); then the peers, each shipping every task: the same OpenTelemetry pipeline
@@ -34,7 +35,7 @@ from bench_tasks import noop  # noqa: E402
 VARIANTS = {
     "bare": ("bare", {}),
     "amqp": ("eventlog-instrument, `amqp` exporter", {"BENCH_INSTRUMENT": "eventlog"}),
-    "none": ("eventlog-instrument, exporter `none` (spans, no events)",
+    "none": ("eventlog-instrument, exporter `none` (hooks, no events, spans unrecorded)",
              {"BENCH_INSTRUMENT": "eventlog", "EVENTLOG_EXPORTERS": "none"}),
     "official": ("opentelemetry-instrumentation-celery + SDK batch processor, spans discarded",
                  {"BENCH_INSTRUMENT": "official"}),

@@ -1,9 +1,10 @@
 """Nameko RPC round trip, bare vs instrumented, side by side in one run.
 
 Four ``nameko run`` processes serve the same echo service: one bare, one under
-``EventLogInstrumentor`` with the ``amqp`` exporter, one with exporter ``none`` (spans
-and hooks, no events), which separates the cost of the spans from that of publishing an
-event per call to the same broker, and a second bare one: the control, whose ratio to
+``EventLogInstrumentor`` with the ``amqp`` exporter, one with exporter ``none`` (the
+hooks and the call stack, no events: nothing reads the spans, so they are not
+recorded), which separates the cost of the hooks from that of recording and publishing
+an event per call to the same broker, and a second bare one: the control, whose ratio to
 the first is the benchmark's own noise. One standalone proxy calls them in rounds whose
 order rotates, so all see the same machine load. Prints the median round trip of each
 and its ratio to bare.
@@ -32,7 +33,7 @@ HERE = Path(__file__).parent
 VARIANTS = {
     "bare": ("bare", None),
     "instrumented": ("instrumented, `amqp` exporter", "amqp"),
-    "spans": ("instrumented, exporter `none` (spans, no events)", "none"),
+    "spans": ("instrumented, exporter `none` (hooks, no events, spans unrecorded)", "none"),
     "control": ("bare again (control: the benchmark's noise)", None),
 }
 
