@@ -13,8 +13,10 @@ to it; otherwise one is created with the configured service name. Each
 exporter gets its own :class:`~eventlog_instrument.processor.EventLogSpanProcessor`,
 so a slow broker never holds up another; they hang off one fan-out span processor
 that is added to a provider once, so ``uninstrument()`` takes out all it put in (the SDK
-cannot remove a span processor). Every instrumentor registered under the
-``eventlog_instrument.instrumentors`` entry-point group is enabled unless
+cannot remove a span processor). With no exporter, on a provider that has no other span
+processor and samples with the package's sampler, calls are not recorded: nothing would
+read their spans (see :mod:`eventlog_instrument.unread`). Every instrumentor registered
+under the ``eventlog_instrument.instrumentors`` entry-point group is enabled unless
 ``EVENTLOG_DISABLED_INSTRUMENTATIONS`` names it (``*`` names all) or its library is
 missing or of an unsupported version (one INFO line says which and why).
 Instrumenting twice does nothing the second time (a warning names the options it
@@ -106,7 +108,7 @@ class EventLogInstrumentor:
             fan_out = _fan_out_of(provider)
             fan_out.processors = tuple(processors)
             fan_out.linking = True
-            if processors:
+            if processors or provider.sampler is not RECORD_EVERY_CALL:
                 unread.forget()
             else:
                 unread.watch(provider, fan_out)

@@ -3,8 +3,8 @@ is not recorded.
 
 With ``EVENTLOG_EXPORTERS=none`` on a tracer provider whose only span processor is this
 package's (the one it made, say), no event is built and nothing receives a call's span,
-so recording one is work for nothing: an SDK span costs more than the hooks around it
-(about 64,000 instructions of a Celery task's 197,000). Such a call gets an
+so recording one is work for nothing: the SDK span was about half of what the hooks
+cost a Celery task (197,000 instructions with it, 104,000 without). Such a call gets an
 :class:`UnrecordedCallSpan` instead: a non-recording span with the ids and trace flags
 the SDK would have given it, so the call stack and the W3C trace context still travel to
 every call it makes, and a span the application starts inside it is still its child.
@@ -17,42 +17,46 @@ with :data:`~eventlog_instrument.sampling.RECORD_EVERY_CALL` (every provider the
 makes does): the flags given here are the ones that sampler would give, and another
 sampler's are not this module's to guess. A span processor added to that provider later
 (the application's own OTLP pipeline, say) ends the watch at the next call, whose span
-is recorded again, and so is every later one. A span started through a tracer of
-another provider is always recorded.
+is recorded again, and so is every later one; the spans of a call already running when
+it was added (the application's own, a nested call) are recorded too, with that call's
+unrecorded span as their parent. A span started through a tracer of another provider is
+always recorded.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context, get_current
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from opentelemetry.trace import Span, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.util import types
 
-from eventlog_instrument.sampling import RECORD_EVERY_CALL
-
-_ROOT_FLAGS = TraceFlags(TraceFlags.SAMPLED)
-"""A new trace's flags: sampled, as ``RecordEveryCall`` decides for a root span."""
 _RANDOM_TRACE_ID = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 """W3C level 2's random trace id flag, on SDKs that set it (1.39 and later)."""
+_KEPT_FLAGS = TraceFlags.SAMPLED | _RANDOM_TRACE_ID
+"""The flags the SDK keeps of a parent's: any other bit a caller sent is not passed on."""
+
+ContextMaker = Callable[[Context], SpanContext]
+"""Makes an unrecorded span's context under its parent context."""
 
 
-class UnrecordedCallSpan(NonRecordingSpan):
+class UnrecordedCallSpan(Span):
     """A call's span when nothing reads spans: ids and flags, no recording.
 
     Its ids are made when first asked for (by a call it makes, a span started inside
     it, a log line): a call that asks for none costs no ids. It knows when it ended, as
     an SDK span does, so that a thread outliving its call is not part of it any more
-    (see :func:`eventlog_instrument.calls.call_span_of`).
+    (see :func:`eventlog_instrument.calls.call_span_of`). Not a ``NonRecordingSpan``:
+    OpenTelemetry's no-op tracer hands out the current span itself when it is one, and
+    a block of a library silenced that way would end the call.
     """
 
     end_time: int | None = None
 
-    def __init__(
-        self, parent: Context, make_context: Callable[[Context], SpanContext]
-    ) -> None:
+    def __init__(self, parent: Context, make_context: ContextMaker) -> None:
         self._parent = parent
         self._make_context = make_context
 
@@ -62,67 +66,99 @@ class UnrecordedCallSpan(NonRecordingSpan):
             made = self.__dict__.setdefault("_context", self._make_context(self._parent))
         return made
 
+    def is_recording(self) -> bool:
+        return False
+
     def end(self, end_time: int | None = None) -> None:
         if self.end_time is None:
             self.end_time = end_time if end_time is not None else time.time_ns()
+
+    def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
+        pass
+
+    def set_attribute(self, key: str, value: types.AttributeValue) -> None:
+        pass
+
+    def add_event(
+        self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
+    ) -> None:
+        pass
+
+    def add_link(self, context: SpanContext, attributes: types.Attributes = None) -> None:
+        pass
+
+    def update_name(self, name: str) -> None:
+        pass
+
+    def set_status(
+        self, status: Status | StatusCode, description: str | None = None
+    ) -> None:
+        pass
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: types.Attributes = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        pass
 
     def __repr__(self) -> str:
         return f"UnrecordedCallSpan({self.get_span_context()!r})"
 
 
-_unread: Callable[[], bool] | None = None
-"""Whether nothing reads spans still; ``None`` when something might."""
-_watched: object = None
-"""The watched provider's span processor, which its SDK tracers hold."""
-_make_context: Callable[[Context], SpanContext] | None = None
+_watch: tuple[Any, tuple[object, ...], ContextMaker] | None = None
+"""The watched provider's span processor (which its SDK tracers hold), the processors it
+had when watched, and how its calls' contexts are made; ``None`` when something might
+read spans. One tuple, so a call reads all three at once."""
 
 
 def watch(provider: Any, own_processor: object) -> None:
     """Leave calls unrecorded while ``own_processor`` (the package's, with no exporter
-    behind it) is the only span processor of ``provider``, an SDK ``TracerProvider``.
+    behind it) is the only span processor of ``provider``, an SDK ``TracerProvider``
+    sampling with ``RECORD_EVERY_CALL`` (the switch checks the sampler).
 
     The SDK keeps a provider's processors in a tuple it replaces on every addition, so
     the check is one identity test. An SDK that keeps them otherwise gets no watch:
     every call is recorded, as before.
     """
-    global _unread, _watched, _make_context
-    forget()
+    global _watch
     multi: Any = getattr(provider, "_active_span_processor", None)
     processors = getattr(multi, "_span_processors", None)
-    sampler = getattr(provider, "sampler", None)
-    if processors != (own_processor,) or sampler is not RECORD_EVERY_CALL:
+    if processors != (own_processor,):
+        _watch = None
         return
-    _unread = lambda: multi._span_processors is processors  # noqa: E731
-    _watched = multi
-    _make_context = _context_maker(provider.id_generator)
+    _watch = (multi, processors, _context_maker(provider.id_generator))
 
 
 def forget() -> None:
     """Record every call's span again (the switch stops, or has exporters)."""
-    global _unread, _watched, _make_context
-    _unread = _watched = _make_context = None
+    global _watch
+    _watch = None
 
 
 def unrecorded_span(tracer: object, context: Context | None) -> UnrecordedCallSpan | None:
     """A call's :class:`UnrecordedCallSpan` with ``context`` as its parent, or ``None``
     when something reads spans and the call's span must be recorded by ``tracer``."""
-    unread, make_context = _unread, _make_context
-    if unread is None or make_context is None:
+    watched = _watch
+    if watched is None:
         return None
+    multi, alone, make_context = watched
     real_tracer = getattr(tracer, "_tracer", tracer)  # an API ProxyTracer's, once set
-    if getattr(real_tracer, "span_processor", None) is not _watched:
+    if getattr(real_tracer, "span_processor", None) is not multi:
         return None
-    if not unread():
+    if getattr(multi, "_span_processors", None) is not alone:
         forget()
         return None
     return UnrecordedCallSpan(get_current() if context is None else context, make_context)
 
 
-def _context_maker(id_generator: Any) -> Callable[[Context], SpanContext]:
+def _context_maker(id_generator: Any) -> ContextMaker:
     """How an unrecorded span's ids are made under its parent context, as the SDK would
-    make them with :data:`~eventlog_instrument.sampling.RECORD_EVERY_CALL`: a child keeps
-    its parent's trace, flags and trace state; a root span starts a sampled trace."""
-    root_flags = _ROOT_FLAGS
+    make them with ``RECORD_EVERY_CALL``: a child keeps its parent's trace, sampled and
+    random-id flags and trace state; a root span starts a sampled trace."""
+    root_flags = TraceFlags(TraceFlags.SAMPLED)
     if _RANDOM_TRACE_ID and getattr(id_generator, "is_trace_id_random", lambda: False)():
         root_flags = TraceFlags(root_flags | _RANDOM_TRACE_ID)
 
@@ -133,7 +169,8 @@ def _context_maker(id_generator: Any) -> Callable[[Context], SpanContext]:
         if parent is not None and parent.is_valid:
             return SpanContext(
                 parent.trace_id, id_generator.generate_span_id(), is_remote=False,
-                trace_flags=parent.trace_flags, trace_state=parent.trace_state,
+                trace_flags=TraceFlags(parent.trace_flags & _KEPT_FLAGS),
+                trace_state=parent.trace_state,
             )
         return SpanContext(
             id_generator.generate_trace_id(), id_generator.generate_span_id(),

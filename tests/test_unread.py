@@ -16,12 +16,13 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import TraceFlags
+from opentelemetry.trace import NoOpTracerProvider, TraceFlags
 
 from eventlog_instrument import EventLogInstrumentor
 from eventlog_instrument.calls import call_span_of, current_call, new_call, start_call_span
+from eventlog_instrument.events import dispatch_event
 from eventlog_instrument.sampling import RECORD_EVERY_CALL
-from eventlog_instrument.transport import call_headers
+from eventlog_instrument.transport import call_headers, continued_call
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN_ID = "00f067aa0ba902b7"
@@ -74,6 +75,7 @@ def test_a_call_is_unrecorded_and_passes_on_the_stack_and_an_unsampled_callers_f
     assert answer["stack_under_own"] == answer["stack"], "the app's own span is linked to the call"
     assert answer["headers"]["X-Call-Stack"] == f"{PARENT_CALL},{own_call_id}"
     # the caller did not sample: the flag travels on unchanged, in the caller's trace
+    assert answer["headers"]["traceparent"] == f"00-{TRACE_ID}-{answer['span_id']}-00"
     assert answer["traceparent"].startswith(f"00-{TRACE_ID}-")
     assert answer["traceparent"].endswith("-00")
     assert answer["own_trace"] == TRACE_ID
@@ -93,6 +95,60 @@ def test_a_call_without_trace_headers_starts_a_trace_flagged_as_a_recorded_one(e
         assert (version, flags) == ("00", recorded_flags)
         assert trace_id == answer["own_trace"] != "0" * 32
     assert first["own_trace"] != second["own_trace"]
+
+
+def test_flag_bits_a_recorded_call_would_drop_are_not_passed_on(exporting_nothing):
+    incoming = f"00-{TRACE_ID}-{CALLER_SPAN_ID}-ff"
+    recorded = TracerProvider(sampler=RECORD_EVERY_CALL).get_tracer("t").start_span(
+        "call", context=propagate.extract({"traceparent": incoming}))
+    recorded_flags = f"{recorded.get_span_context().trace_flags:02x}"
+    answer = exporting_nothing.test_client().get("/look", headers={"traceparent": incoming}).json
+    assert answer["recording"] is False
+    assert answer["headers"]["traceparent"].endswith(f"-{recorded_flags}")
+    assert recorded_flags != "ff"
+
+
+def test_a_library_silenced_with_a_no_op_tracer_does_not_end_the_call(exporting_nothing):
+    """OpenTelemetry's no-op tracer hands out the current span itself when that is a
+    ``NonRecordingSpan``, and its block would end it: the call's span must not be one."""
+    silenced = NoOpTracerProvider().get_tracer("a.silenced.library")
+
+    @exporting_nothing.get("/silenced")
+    def silenced_block() -> Any:
+        with silenced.start_as_current_span("its.own.work"):
+            pass
+        call = current_call()
+        return {"stack": list(call.call_stack) if call else None, "headers": call_headers()}
+
+    answer = exporting_nothing.test_client().get(
+        "/silenced", headers={"X-Call-Stack": PARENT_CALL}).json
+    assert answer["stack"] is not None and answer["stack"][0] == PARENT_CALL
+    assert answer["headers"]["X-Call-Stack"] == ",".join(answer["stack"])
+
+
+def test_a_celery_task_a_manual_event_and_a_continued_call_are_unrecorded_and_carry_the_stack(
+    exporting_nothing,
+):
+    import celery
+
+    app = celery.Celery("silent", broker="memory://")
+    app.conf.task_always_eager = True
+    seen: dict[str, Any] = {}
+
+    @app.task
+    def work() -> None:
+        seen["task"] = trace.get_current_span().is_recording(), current_call()
+        dispatch_event("noted", {"n": 1})
+        with continued_call(call_headers(), service="consumer", entrypoint_protocol="Custom",
+                            entrypoint_name="take"):
+            seen["continued"] = trace.get_current_span().is_recording(), current_call()
+
+    work.apply_async()
+    task_recording, task_call = seen["task"]
+    continued_recording, continued = seen["continued"]
+    assert (task_recording, continued_recording) == (False, False)
+    assert task_call.entrypoint_protocol == "CeleryTask"
+    assert continued.call_stack == (*task_call.call_stack, continued.call_id)
 
 
 def test_a_call_is_no_ones_after_it_ends(exporting_nothing):
