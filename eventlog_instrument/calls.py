@@ -251,7 +251,7 @@ def start_call_span(
     ``reserved`` is kept, not copied: the caller hands it over. While nothing reads
     spans, the span is not recorded (see :mod:`eventlog_instrument.unread`).
     """
-    span: Span | None = unrecorded_span(tracer, options.get("context"))
+    span: Span | None = unrecorded_span(tracer, name, options)
     if span is None:
         span = tracer.start_span(name, **options)
     holder = getattr(span, "_attributes", None)

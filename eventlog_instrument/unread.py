@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context, get_current
-from opentelemetry.trace import Span, SpanContext, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util import types
 
 _RANDOM_TRACE_ID = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
@@ -51,14 +52,35 @@ class UnrecordedCallSpan(Span):
     an SDK span does, so that a thread outliving its call is not part of it any more
     (see :func:`eventlog_instrument.calls.call_span_of`). Not a ``NonRecordingSpan``:
     OpenTelemetry's no-op tracer hands out the current span itself when it is one, and
-    a block of a library silenced that way would end the call.
+    a block of a library silenced that way would end the call. So that code reading the
+    current span as the SDK's finds what it reads there (``name``, ``kind``,
+    ``attributes``, ``context``, ``parent``, the times), it has those, read-only and
+    empty where nothing was recorded.
     """
 
+    attributes: Mapping[str, types.AttributeValue] = MappingProxyType({})
+    events: tuple[object, ...] = ()
+    links: tuple[object, ...] = ()
+    status = Status(StatusCode.UNSET)
     end_time: int | None = None
 
-    def __init__(self, parent: Context, make_context: ContextMaker) -> None:
+    def __init__(
+        self, name: str, kind: SpanKind, parent: Context, make_context: ContextMaker
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.start_time = time.time_ns()
         self._parent = parent
         self._make_context = make_context
+
+    @property
+    def context(self) -> SpanContext:
+        return self.get_span_context()
+
+    @property
+    def parent(self) -> SpanContext | None:
+        parent = trace.get_current_span(self._parent).get_span_context()
+        return parent if parent.is_valid else None
 
     def get_span_context(self) -> SpanContext:
         made: SpanContext | None = self.__dict__.get("_context")
@@ -138,9 +160,11 @@ def forget() -> None:
     _watch = None
 
 
-def unrecorded_span(tracer: object, context: Context | None) -> UnrecordedCallSpan | None:
-    """A call's :class:`UnrecordedCallSpan` with ``context`` as its parent, or ``None``
-    when something reads spans and the call's span must be recorded by ``tracer``."""
+def unrecorded_span(
+    tracer: object, name: str, options: Mapping[str, Any]
+) -> UnrecordedCallSpan | None:
+    """A call's :class:`UnrecordedCallSpan`, for ``tracer.start_span(name, **options)``,
+    or ``None`` when something reads spans and ``tracer`` must record the call's span."""
     watched = _watch
     if watched is None:
         return None
@@ -151,7 +175,11 @@ def unrecorded_span(tracer: object, context: Context | None) -> UnrecordedCallSp
     if getattr(multi, "_span_processors", None) is not alone:
         forget()
         return None
-    return UnrecordedCallSpan(get_current() if context is None else context, make_context)
+    parent = options.get("context")
+    return UnrecordedCallSpan(
+        name, options.get("kind", SpanKind.INTERNAL),
+        get_current() if parent is None else parent, make_context,
+    )
 
 
 def _context_maker(id_generator: Any) -> ContextMaker:

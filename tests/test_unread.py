@@ -5,6 +5,7 @@ recorded again as soon as anything could read it."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -109,8 +110,9 @@ def test_flag_bits_a_recorded_call_would_drop_are_not_passed_on(exporting_nothin
 
 
 def test_a_library_silenced_with_a_no_op_tracer_does_not_end_the_call(exporting_nothing):
-    """OpenTelemetry's no-op tracer hands out the current span itself when that is a
-    ``NonRecordingSpan``, and its block would end it: the call's span must not be one."""
+    """OpenTelemetry's no-op tracer (from API 1.31 on; 1.30's hands out the invalid
+    span) hands out the current span itself when that is a ``NonRecordingSpan``, and
+    its block would end it: the call's span must not be one."""
     silenced = NoOpTracerProvider().get_tracer("a.silenced.library")
 
     @exporting_nothing.get("/silenced")
@@ -126,8 +128,26 @@ def test_a_library_silenced_with_a_no_op_tracer_does_not_end_the_call(exporting_
     assert answer["headers"]["X-Call-Stack"] == ",".join(answer["stack"])
 
 
+def test_code_reading_the_current_span_as_the_sdks_finds_its_fields(exporting_nothing):
+    @exporting_nothing.get("/fields")
+    def fields() -> Any:
+        span: Any = trace.get_current_span()
+        return {
+            "name": span.name, "kind": span.kind.name, "attributes": dict(span.attributes),
+            "context": span.context == span.get_span_context(),
+            "parent": f"{span.parent.span_id:016x}", "started": span.start_time > 0,
+            "ended": span.end_time, "status": span.status.status_code.name,
+        }
+
+    answer = exporting_nothing.test_client().get(
+        "/fields", headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN_ID}-01"}).json
+    assert answer == {"name": "GET /fields", "kind": "SERVER", "attributes": {}, "context": True,
+                      "parent": CALLER_SPAN_ID, "started": True, "ended": None,
+                      "status": "UNSET"}
+
+
 def test_a_celery_task_a_manual_event_and_a_continued_call_are_unrecorded_and_carry_the_stack(
-    exporting_nothing,
+    exporting_nothing, caplog,
 ):
     import celery
 
@@ -143,7 +163,10 @@ def test_a_celery_task_a_manual_event_and_a_continued_call_are_unrecorded_and_ca
                             entrypoint_name="take"):
             seen["continued"] = trace.get_current_span().is_recording(), current_call()
 
-    work.apply_async()
+    with caplog.at_level(logging.WARNING, logger="eventlog_instrument"):
+        work.apply_async()
+    ours = [record for record in caplog.records if record.name.startswith("eventlog_instrument")]
+    assert ours == [], "a step of the package failed"
     task_recording, task_call = seen["task"]
     continued_recording, continued = seen["continued"]
     assert (task_recording, continued_recording) == (False, False)
@@ -192,6 +215,38 @@ trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(spans))
 after = [client.get("/").text for _ in range(2)]
 print(json.dumps([before, after, [span.name for span in spans.get_finished_spans()]]))
 """
+
+
+OWN_PROVIDER = r"""
+import sys
+import flask
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from eventlog_instrument import EventLogInstrumentor
+from eventlog_instrument.sampling import RECORD_EVERY_CALL
+
+sampler, processor = sys.argv[1:]
+provider = TracerProvider(sampler=RECORD_EVERY_CALL) if sampler == "ours" else TracerProvider()
+if processor == "with":
+    provider.add_span_processor(SpanProcessor())
+trace.set_tracer_provider(provider)
+EventLogInstrumentor().instrument(exporters="none", service_name="own")
+app = flask.Flask("own")
+app.add_url_rule("/", "home", lambda: str(trace.get_current_span().is_recording()))
+print(app.test_client().get("/").text)
+"""
+
+
+@pytest.mark.parametrize(("sampler", "processor", "recording"), [
+    ("sdk default", "without", "True"), ("ours", "with", "True"), ("ours", "without", "False"),
+])
+def test_an_applications_own_provider_records_unless_it_samples_as_ours_with_no_processor(
+    sampler, processor, recording,
+):
+    result = subprocess.run([sys.executable, "-c", OWN_PROVIDER, sampler, processor],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == recording
 
 
 def test_a_span_processor_added_later_gets_every_later_call():
