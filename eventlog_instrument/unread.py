@@ -79,8 +79,7 @@ class UnrecordedCallSpan(Span):
 
     @property
     def parent(self) -> SpanContext | None:
-        parent = trace.get_current_span(self._parent).get_span_context()
-        return parent if parent.is_valid else None
+        return _valid_parent(self._parent)
 
     def get_span_context(self) -> SpanContext:
         made: SpanContext | None = self.__dict__.get("_context")
@@ -191,10 +190,8 @@ def _context_maker(id_generator: Any) -> ContextMaker:
         root_flags = TraceFlags(root_flags | _RANDOM_TRACE_ID)
 
     def make_context(parent_context: Context) -> SpanContext:
-        parent = None
-        if parent_context:  # an empty context is a call without trace headers
-            parent = trace.get_current_span(parent_context).get_span_context()
-        if parent is not None and parent.is_valid:
+        parent = _valid_parent(parent_context)
+        if parent is not None:
             return SpanContext(
                 parent.trace_id, id_generator.generate_span_id(), is_remote=False,
                 trace_flags=TraceFlags(parent.trace_flags & _KEPT_FLAGS),
@@ -206,3 +203,11 @@ def _context_maker(id_generator: Any) -> ContextMaker:
         )
 
     return make_context
+
+
+def _valid_parent(parent_context: Context) -> SpanContext | None:
+    """The span context of the span current in ``parent_context``, if it is a valid one."""
+    if not parent_context:  # an empty context is a call without trace headers
+        return None
+    parent = trace.get_current_span(parent_context).get_span_context()
+    return parent if parent.is_valid else None

@@ -29,14 +29,16 @@ class Chain:
         self.servers: list[ServerProcess] = []
         self.queues: dict[str, BoundQueue] = {}
         self.names: dict[str, str] = {}
-        self.exporting_nothing = exporting_nothing
         next_url = ""
         for letter in "cba":
-            server = self._serve(workdir, letter, next_url, instrumented)
+            exporters = "none" if letter in exporting_nothing else "amqp"
+            server = self._serve(workdir, letter, next_url, instrumented, exporters)
             next_url = server.url
         self.url = next_url
 
-    def _serve(self, workdir: Path, letter: str, next_url: str, instrumented: bool) -> ServerProcess:
+    def _serve(
+        self, workdir: Path, letter: str, next_url: str, instrumented: bool, exporters: str
+    ) -> ServerProcess:
         port = free_port()
         gunicorn = ["gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", APP]
         env = {"NEXT_URL": next_url, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -45,10 +47,8 @@ class Chain:
             self.names[letter] = service
             self.queues[letter] = BoundQueue(service)
             command = [str(BIN / "eventlog-instrument"), *gunicorn]
-            env.update(EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI=AMQP_URI,
+            env.update(EVENTLOG_EXPORTERS=exporters, EVENTLOG_AMQP_URI=AMQP_URI,
                        EVENTLOG_SERVICE_NAME=service, EVENTLOG_BSP_SCHEDULE_DELAY="20")
-            if letter in self.exporting_nothing:
-                env["EVENTLOG_EXPORTERS"] = "none"
         else:
             command = [sys.executable, "-m", *gunicorn]
         server = ServerProcess(command, port, workdir, env)
