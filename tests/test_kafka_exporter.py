@@ -143,3 +143,16 @@ def test_keyed_records_go_to_the_default_partitioners_partition(tansu, service_n
     assert len({record.partition for record in records}) > 1
     for record in records:
         assert record.partition == default_partition(record.key, partitions), record.key
+
+
+def test_an_export_timeout_over_two_minutes_still_delivers(tansu, service_name, pipeline):
+    """kafka-python refuses a producer whose delivery timeout is below its linger plus
+    its request timeout, both of which follow EVENTLOG_BSP_EXPORT_TIMEOUT: an accepted
+    setting of 3 minutes used to leave every event undelivered, retried forever."""
+    exporter = kafka_exporter(tansu, bsp_export_timeout=180_000)
+    pipeline(extra_exporters=[exporter], service_name=service_name)
+    for number in range(3):
+        dispatch_event("tick", {"n": number})
+    records = read_topic(tansu, f"{service_name}.events", 3)
+    assert sorted(json.loads(record.value)["data"]["n"] for record in records) == [0, 1, 2]
+    assert exporter.last_error == ""

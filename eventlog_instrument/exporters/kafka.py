@@ -162,20 +162,32 @@ class KafkaEventExporter(EventExporter):
     def producer_config(self) -> dict[str, Any]:
         """The KafkaProducer arguments, security settings passed through when given."""
         settings = self.settings
+        request_timeout = max(1000, settings.bsp_export_timeout)
         config: dict[str, Any] = {
             **self._client_config(),
             "acks": "all",
-            "linger_ms": 5,
+            # Each delivery ends with a flush, which sends what a batch holds at once: a
+            # record need not wait for a linger to run out, and one that did (5 ms, as
+            # before) sent part-filled batches while the export thread was still adding
+            # records, each waking kafka-python's sender thread and costing a request.
+            "linger_ms": settings.bsp_export_timeout,
             "batch_size": 64 * 1024,
             "max_block_ms": settings.kafka_max_block_ms,
-            "request_timeout_ms": max(1000, settings.bsp_export_timeout),
+            "request_timeout_ms": request_timeout,
         }
         from kafka import KafkaProducer
 
-        if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:  # kafka-python 3
+        defaults = KafkaProducer.DEFAULT_CONFIG
+        if "bootstrap_timeout_ms" in defaults:  # kafka-python 3
             # Its default of 30 s held the export thread in a producer's __init__ while
             # the broker was down.
             config["bootstrap_timeout_ms"] = settings.kafka_max_block_ms
+        if "delivery_timeout_ms" in defaults:
+            # kafka-python refuses a producer whose delivery timeout (2 minutes by
+            # default) is below its linger plus its request timeout.
+            config["delivery_timeout_ms"] = max(
+                defaults["delivery_timeout_ms"], config["linger_ms"] + request_timeout
+            )
         return config
 
     def check(self, timeout: float) -> str:
