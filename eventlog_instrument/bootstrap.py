@@ -70,6 +70,9 @@ def _flush_on_sigterm() -> None:
         return
 
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
+        knock = sys.modules.get("eventlog_instrument.sigterm_knock")
+        if knock is not None:  # a forked child that exports: see lifecycle
+            knock.answered()
         # Not instrumented yet (the switch not imported, or still being imported by
         # another thread): nothing to flush, and nothing worth importing the SDK for.
         switch = sys.modules.get("eventlog_instrument.switch")
@@ -79,6 +82,7 @@ def _flush_on_sigterm() -> None:
         signals.signal(signals.SIGTERM, signals.SIG_DFL)
         os.kill(os.getpid(), signals.SIGTERM)
 
+    flush_then_terminate.answers_sigterm_knock = True  # type: ignore[attr-defined]
     signals.signal(signals.SIGTERM, flush_then_terminate)
 
 

@@ -16,7 +16,9 @@
   finalizer runs. So a forked child whose SIGTERM has the default action (it dies)
   gets a handler when its main thread starts exporting: it flushes within
   ``EVENTLOG_SHUTDOWN_TIMEOUT``, then dies by SIGTERM as before. A handler the
-  application installed is left alone.
+  application installed is left alone. A SIGTERM that arrives just as the worker blocks
+  on the task queue's lock gets a second knock (:mod:`sigterm_knock`), for this handler
+  and for the launcher's start-up hook's, which a child of a launched program inherits.
 * Not covered: a raw ``os.fork()`` child that leaves through ``os._exit`` (no
   finalizer, no signal runs there); call ``EventLogInstrumentor().uninstrument()``
   before ``os._exit`` to flush its events.
@@ -33,7 +35,7 @@ from collections.abc import Iterable
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from eventlog_instrument import realthreads
+from eventlog_instrument import realthreads, sigterm_knock
 
 if TYPE_CHECKING:
     from eventlog_instrument.processor import EventLogSpanProcessor
@@ -108,10 +110,14 @@ def worker_started() -> None:
 
     util.Finalize(None, _flush_child, exitpriority=_CHILD_FLUSH_PRIORITY)
     try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        handler = signal.getsignal(signal.SIGTERM)
+        if handler is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
+        elif not getattr(handler, "answers_sigterm_knock", False):  # the application's
+            return
     except ValueError:  # not the main thread: only it may set a handler
         return
+    sigterm_knock.watch()
 
 
 def _flush_child() -> None:
@@ -131,6 +137,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     # Pool.terminate() sends SIGTERM while a worker that got its stop sentinel may be
     # flushing in its finalizer already: then that flush ends first.
     global _sigterm_received
+    sigterm_knock.answered()
     _sigterm_received = True
     if not _child_flushing:
         _flush_child()
@@ -140,6 +147,7 @@ def _after_fork_in_child() -> None:
     global _forked, _child_flush_registered, _child_flushing, _sigterm_received
     _forked, _child_flush_registered = True, False
     _child_flushing = _sigterm_received = False
+    sigterm_knock.forget_after_fork()
     for processor in list(_live):
         processor.after_fork_in_child()
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 
 from eventlog_instrument import dispatch_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.settings import load_settings
+from tests.apps.sigterm_race import exit_code_of_a_child_that_missed_its_sigterm
 from tests.support.brokers import AMQP_URI, BoundQueue, start_tansu
 from tests.support.paths import TESTS
 from tests.support.tcpproxy import TcpProxy
 from tests.support.waiting import free_port, port_open, stop_process, wait_until
+from tests.test_launcher import LAUNCHER, launcher_env
 
 
 def _dispatch_number(number: int) -> int:
@@ -34,6 +37,38 @@ def test_workers_of_a_pool_left_by_with_flush_before_terminate_kills_them(rabbit
     messages = queue.read(40, timeout=30)
     assert sorted(json.loads(m.body)["data"]["n"] for m in messages) == list(range(40))
     assert queue.rest(0.5) == [], "nothing is published twice"
+    queue.close()
+
+
+def test_a_sigterm_the_blocked_main_thread_missed_still_flushes_and_kills(
+    rabbitmq, service_name, pipeline
+):
+    queue = BoundQueue(service_name)
+    pipeline(
+        extra_exporters=[AmqpEventExporter(load_settings({}, amqp_uri=AMQP_URI))],
+        service_name=service_name, bsp_schedule_delay=60_000,  # nothing sent before the exit
+    )
+    code = exit_code_of_a_child_that_missed_its_sigterm(30)
+    assert code == -signal.SIGTERM, f"the child never ran its SIGTERM handler: exit code {code}"
+    [message] = queue.read(1, timeout=30)
+    assert json.loads(message.body)["data"] == {"n": 1}
+    queue.close()
+
+
+def test_a_launched_programs_child_that_missed_its_sigterm_still_flushes(rabbitmq, service_name):
+    """The child inherits the start-up hook's SIGTERM handler, which gets the knock too."""
+    queue = BoundQueue(service_name)
+    result = subprocess.run(
+        [LAUNCHER, sys.executable, str(TESTS / "apps" / "sigterm_race.py")],
+        env=launcher_env(
+            EVENTLOG_EXPORTERS="amqp", EVENTLOG_AMQP_URI=AMQP_URI,
+            EVENTLOG_SERVICE_NAME=service_name, EVENTLOG_BSP_SCHEDULE_DELAY="60000",
+        ),
+        capture_output=True, text=True, timeout=90,
+    )
+    assert result.stdout == f"{-signal.SIGTERM}\n", result.stderr[-3000:]
+    [message] = queue.read(1, timeout=30)
+    assert json.loads(message.body)["data"] == {"n": 1}
     queue.close()
 
 

@@ -1,0 +1,58 @@
+"""A forked child whose SIGTERM lands as in ``Pool.terminate()``'s race: while its main
+thread is blocked in a lock's ``sem_wait``, which the signal does not interrupt.
+
+The signal is sent to another thread of the child, which runs the C handler and leaves
+the Python one pending, as a signal landing just before the ``sem_wait`` does.
+Run as a program (under the launcher), it starts one such child and prints its exit
+code.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+
+from eventlog_instrument import dispatch_event
+
+
+def _thread_state(native_id: int) -> str:
+    with open(f"/proc/self/task/{native_id}/stat", encoding="ascii") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def block_then_take_sigterm_off_the_main_thread(lock) -> None:
+    dispatch_event("child", {"n": 1})  # starts the export worker and the SIGTERM flush
+    main = threading.get_native_id()
+
+    def sigterm_once_main_sleeps() -> None:
+        asleep = 0
+        deadline = time.monotonic() + 10
+        while asleep < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the GIL is free meanwhile, so "S" means the lock
+            asleep = asleep + 1 if _thread_state(main) == "S" else 0
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    threading.Thread(target=sigterm_once_main_sleeps).start()
+    lock.acquire()  # held by the parent for good
+
+
+def exit_code_of_a_child_that_missed_its_sigterm(timeout: float) -> int | None:
+    """Start the child, wait ``timeout`` seconds for it; its exit code, None if it hung."""
+    context = multiprocessing.get_context("fork")
+    lock = context.Lock()
+    lock.acquire()
+    child = context.Process(target=block_then_take_sigterm_off_the_main_thread, args=(lock,))
+    child.start()
+    child.join(timeout)
+    code = child.exitcode
+    if code is None:
+        child.kill()
+        child.join()
+    lock.release()
+    return code
+
+
+if __name__ == "__main__":
+    print(exit_code_of_a_child_that_missed_its_sigterm(30), flush=True)
