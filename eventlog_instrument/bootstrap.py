@@ -69,10 +69,15 @@ def _flush_on_sigterm() -> None:
     if signals.getsignal(signals.SIGTERM) != signals.SIG_DFL:
         return
 
+    flushing: list[int] = []
+
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
         knock = sys.modules.get("eventlog_instrument.sigterm_knock")
         if knock is not None:  # a forked child that exports: see lifecycle
             knock.answered()
+        if flushing:  # a second SIGTERM during the flush: it ends the process after it
+            return
+        flushing.append(signum)
         # Not instrumented yet (the switch not imported, or still being imported by
         # another thread): nothing to flush, and nothing worth importing the SDK for.
         switch = sys.modules.get("eventlog_instrument.switch")

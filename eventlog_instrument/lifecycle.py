@@ -17,8 +17,9 @@
   gets a handler when its main thread starts exporting: it flushes within
   ``EVENTLOG_SHUTDOWN_TIMEOUT``, then dies by SIGTERM as before. A handler the
   application installed is left alone. A SIGTERM that arrives just as the worker blocks
-  on the task queue's lock gets a second knock (:mod:`sigterm_knock`), for this handler
-  and for the launcher's start-up hook's, which a child of a launched program inherits.
+  on the task queue's lock gets a second knock (:mod:`sigterm_knock`) when the child's
+  main thread started exporting, for this handler and for the launcher's start-up
+  hook's, which a child of a launched program inherits.
 * Not covered: a raw ``os.fork()`` child that leaves through ``os._exit`` (no
   finalizer, no signal runs there); call ``EventLogInstrumentor().uninstrument()``
   before ``os._exit`` to flush its events.
@@ -141,6 +142,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     _sigterm_received = True
     if not _child_flushing:
         _flush_child()
+
+
+_on_sigterm.answers_sigterm_knock = True  # type: ignore[attr-defined]
 
 
 def _after_fork_in_child() -> None:

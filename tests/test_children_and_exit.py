@@ -13,7 +13,10 @@ import sys
 from eventlog_instrument import dispatch_event
 from eventlog_instrument.exporters.amqp import AmqpEventExporter
 from eventlog_instrument.settings import load_settings
-from tests.apps.sigterm_race import exit_code_of_a_child_that_missed_its_sigterm
+from tests.apps.sigterm_race import (
+    count_sigterms_of_a_handler_installed_later,
+    exit_code_of_a_child_that_missed_its_sigterm,
+)
 from tests.support.brokers import AMQP_URI, BoundQueue, start_tansu
 from tests.support.paths import TESTS
 from tests.support.tcpproxy import TcpProxy
@@ -53,6 +56,16 @@ def test_a_sigterm_the_blocked_main_thread_missed_still_flushes_and_kills(
     [message] = queue.read(1, timeout=30)
     assert json.loads(message.body)["data"] == {"n": 1}
     queue.close()
+
+
+def test_a_handler_the_child_installs_later_is_never_knocked_for(pipeline):
+    pipeline(bsp_schedule_delay=60_000)
+    child = multiprocessing.get_context("fork").Process(
+        target=count_sigterms_of_a_handler_installed_later
+    )
+    child.start()
+    child.join(30)
+    assert child.exitcode == 1, f"the application's handler ran {child.exitcode} times"
 
 
 def test_a_launched_programs_child_that_missed_its_sigterm_still_flushes(rabbitmq, service_name):

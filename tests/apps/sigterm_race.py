@@ -10,6 +10,7 @@ code.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -36,6 +37,19 @@ def block_then_take_sigterm_off_the_main_thread(lock) -> None:
 
     threading.Thread(target=sigterm_once_main_sleeps).start()
     lock.acquire()  # held by the parent for good
+
+
+def count_sigterms_of_a_handler_installed_later() -> None:
+    """Exit with how many times a handler the child installs after it started exporting
+    ran, half a second after one SIGTERM: a knock is never for it."""
+    dispatch_event("child", {"n": 2})
+    calls = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: calls.append(signum))
+    os.kill(os.getpid(), signal.SIGTERM)
+    deadline = time.monotonic() + 0.5  # time for three knocks, had there been any
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    os._exit(len(calls))
 
 
 def exit_code_of_a_child_that_missed_its_sigterm(timeout: float) -> int | None:
