@@ -72,9 +72,7 @@ def _flush_on_sigterm() -> None:
     flushing: list[int] = []
 
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
-        knock = sys.modules.get("eventlog_instrument.sigterm_knock")
-        if knock is not None:  # a forked child that exports: see lifecycle
-            knock.answered()
+        sigterm_knock.answered()
         if flushing:  # a second SIGTERM during the flush: it ends the process after it
             return
         flushing.append(signum)
@@ -89,6 +87,9 @@ def _flush_on_sigterm() -> None:
 
     flush_then_terminate.answers_sigterm_knock = True  # type: ignore[attr-defined]
     signals.signal(signals.SIGTERM, flush_then_terminate)
+    from eventlog_instrument import sigterm_knock
+
+    sigterm_knock.watch()
 
 
 def _run_application_sitecustomize(hook_folder: str) -> None:

@@ -114,7 +114,7 @@ def worker_started() -> None:
         handler = signal.getsignal(signal.SIGTERM)
         if handler is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
-        elif not getattr(handler, "answers_sigterm_knock", False):  # the application's
+        elif not sigterm_knock.ours(handler):  # the application's
             return
     except ValueError:  # not the main thread: only it may set a handler
         return
@@ -151,7 +151,6 @@ def _after_fork_in_child() -> None:
     global _forked, _child_flush_registered, _child_flushing, _sigterm_received
     _forked, _child_flush_registered = True, False
     _child_flushing = _sigterm_received = False
-    sigterm_knock.forget_after_fork()
     for processor in list(_live):
         processor.after_fork_in_child()
 

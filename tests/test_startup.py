@@ -122,6 +122,18 @@ def test_sigterm_flushes_what_a_first_use_in_any_thread_queued(rabbitmq, first_u
     assert (event["event_type"], event["data"]) == ("queued", {"n": 1})
 
 
+def test_a_sigterm_the_sleeping_main_thread_missed_still_ends_a_launched_program():
+    """The start-up hook's handler makes SIGTERM wait for the main thread's next signal
+    check; a SIGTERM that lands just before it sleeps must not wait for the sleep."""
+    result = launch(
+        "import time, sigterm_race\n"
+        "sigterm_race.sigterm_off_the_main_thread_once_it_sleeps()\n"
+        "time.sleep(60)\n",
+        EVENTLOG_EXPORTERS="none",
+    )
+    assert (result.returncode, result.stderr) == (-signal.SIGTERM, "")
+
+
 def test_sigterm_while_another_thread_imports_the_switch_ends_the_process_quietly():
     result = launch(
         "import os, signal, sys, types\n"

@@ -1,5 +1,5 @@
-"""A forked child whose SIGTERM lands as in ``Pool.terminate()``'s race: while its main
-thread is blocked in a lock's ``sem_wait``, which the signal does not interrupt.
+"""A SIGTERM that lands as in ``Pool.terminate()``'s race: while the main thread is
+blocked in a call the signal does not interrupt (a lock's ``sem_wait``, a sleep).
 
 The signal is sent to another thread of the child, which runs the C handler and leaves
 the Python one pending, as a signal landing just before the ``sem_wait`` does.
@@ -23,19 +23,25 @@ def _thread_state(native_id: int) -> str:
         return stat.read().rsplit(")", 1)[1].split()[0]
 
 
-def block_then_take_sigterm_off_the_main_thread(lock) -> None:
-    dispatch_event("child", {"n": 1})  # starts the export worker and the SIGTERM flush
+def sigterm_off_the_main_thread_once_it_sleeps() -> None:
+    """From a new thread, once the calling (main) thread sleeps in a blocking call, send
+    SIGTERM to that new thread: the main thread's call is not interrupted."""
     main = threading.get_native_id()
 
     def sigterm_once_main_sleeps() -> None:
         asleep = 0
         deadline = time.monotonic() + 10
         while asleep < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)  # the GIL is free meanwhile, so "S" means the lock
+            time.sleep(0.01)  # the GIL is free meanwhile, so "S" means the blocking call
             asleep = asleep + 1 if _thread_state(main) == "S" else 0
         signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 
     threading.Thread(target=sigterm_once_main_sleeps).start()
+
+
+def block_then_take_sigterm_off_the_main_thread(lock) -> None:
+    dispatch_event("child", {"n": 1})  # starts the export worker and the SIGTERM flush
+    sigterm_off_the_main_thread_once_it_sleeps()
     lock.acquire()  # held by the parent for good
 
 
