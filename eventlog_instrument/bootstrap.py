@@ -72,24 +72,25 @@ def _flush_on_sigterm() -> None:
     flushing: list[int] = []
 
     def flush_then_terminate(signum: int, frame: FrameType | None) -> None:
-        sigterm_knock.answered()
+        knock = sys.modules.get("eventlog_instrument.sigterm_knock")
+        if knock is not None:  # the process exports: see sigterm_knock
+            knock.answered()
         if flushing:  # a second SIGTERM during the flush: it ends the process after it
             return
         flushing.append(signum)
-        # Not instrumented yet (the switch not imported, or still being imported by
-        # another thread): nothing to flush, and nothing worth importing the SDK for.
-        switch = sys.modules.get("eventlog_instrument.switch")
-        instrumentor = getattr(switch, "EventLogInstrumentor", None)
-        if instrumentor is not None:
-            instrumentor.shutdown_at_exit()
-        signals.signal(signals.SIGTERM, signals.SIG_DFL)
-        os.kill(os.getpid(), signals.SIGTERM)
+        try:
+            # Not instrumented yet (the switch not imported, or still being imported by
+            # another thread): nothing to flush, nothing worth importing the SDK for.
+            switch = sys.modules.get("eventlog_instrument.switch")
+            instrumentor = getattr(switch, "EventLogInstrumentor", None)
+            if instrumentor is not None:
+                instrumentor.shutdown_at_exit()
+        finally:
+            signals.signal(signals.SIGTERM, signals.SIG_DFL)
+            os.kill(os.getpid(), signals.SIGTERM)
 
     flush_then_terminate.answers_sigterm_knock = True  # type: ignore[attr-defined]
     signals.signal(signals.SIGTERM, flush_then_terminate)
-    from eventlog_instrument import sigterm_knock
-
-    sigterm_knock.watch()
 
 
 def _run_application_sitecustomize(hook_folder: str) -> None:

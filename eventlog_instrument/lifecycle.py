@@ -19,7 +19,7 @@
   application installed is left alone. A SIGTERM that arrives just as the worker blocks
   on the task queue's lock gets a second knock (:mod:`sigterm_knock`) when the child's
   main thread started exporting, for this handler and for the launcher's start-up
-  hook's, which a child of a launched program inherits.
+  hook's, which every launched process has and a child of one inherits.
 * Not covered: a raw ``os.fork()`` child that leaves through ``os._exit`` (no
   finalizer, no signal runs there); call ``EventLogInstrumentor().uninstrument()``
   before ``os._exit`` to flush its events.
@@ -100,9 +100,13 @@ def shutdown_together(processors: Iterable[EventLogSpanProcessor]) -> None:
 
 
 def worker_started() -> None:
-    """Called when a processor starts its worker: in a forked child, flush at its exit."""
+    """Called when a processor starts its worker: in a forked child, flush at its exit;
+    in any process, knock again for a SIGTERM its main thread missed."""
     global _child_flush_registered
-    if not _forked or _child_flush_registered:
+    if not _forked:
+        sigterm_knock.watch()  # the start-up hook's handler, if the launcher started us
+        return
+    if _child_flush_registered:
         return
     _child_flush_registered = True
     # Registered now, not at the fork: a multiprocessing child clears the finalizers
@@ -111,11 +115,8 @@ def worker_started() -> None:
 
     util.Finalize(None, _flush_child, exitpriority=_CHILD_FLUSH_PRIORITY)
     try:
-        handler = signal.getsignal(signal.SIGTERM)
-        if handler is signal.SIG_DFL:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _on_sigterm)
-        elif not sigterm_knock.ours(handler):  # the application's
-            return
     except ValueError:  # not the main thread: only it may set a handler
         return
     sigterm_knock.watch()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import os
 import signal
 import sys
 import time
@@ -41,6 +42,10 @@ _original = _original_module("_thread", _thread)
 _sleep: Callable[[float], None] = _original_module("time", time).sleep
 allocate_lock: Callable[[], Any] = _original.allocate_lock
 _start_new_thread: Callable[..., int] = _original.start_new_thread
+get_ident: Callable[[], int] = _original.get_ident
+"""This OS thread's id (``pthread_self``), not a greenlet's."""
+read: Callable[[int, int], bytes] = _original_module("os", os).read
+"""``os.read`` that blocks this OS thread, not a green one."""
 
 
 def pause(seconds: float = 0.0) -> None:

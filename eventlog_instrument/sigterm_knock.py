@@ -10,41 +10,36 @@ hit a worker taking its stop sentinel about once in forty ``with Pool(...)`` on 
 machine, and a launched program that printed a line and then slept missed a SIGTERM sent
 as the line arrived.
 
-The signal module's C handler writes each caught signal's number to the wakeup fd. A
-thread of ours reads it and, until the handler says it has begun (:func:`answered`),
-sends the signal again to the main thread alone, whose blocking call then fails with
-EINTR and runs the handler. It knocks only while SIGTERM's handler is one of ours
-(marked ``answers_sigterm_knock``): a handler the application installs later is never
-knocked for. A fork from the main thread clears the wakeup fd around it, so a child's
-signal never reaches the parent's pipe; a forked child watches anew, at once when it
-inherited a handler of ours, else when it installs one (it starts exporting).
+The signal module's C handler writes each caught signal's number to the wakeup fd. Once
+a process has events to flush (its main thread started an export worker) and SIGTERM's
+handler is one of ours (marked ``answers_sigterm_knock``: the start-up hook's, or a
+forked child's), a thread of ours reads that fd and, until the handler says it has begun
+(:func:`answered`), sends the signal again to the main thread alone, whose blocking call
+then fails with EINTR and runs the handler. A handler the application installs later is
+never knocked for. Not covered: a process whose first event comes from another thread
+(only the main thread may set the wakeup fd), and one whose wakeup fd someone else
+(asyncio, gunicorn, trio) set first, which keeps it.
 
-The wakeup fd is one per process and has no getter: :func:`watch` sets ours to learn
-the previous one, and when someone else's (asyncio's, gunicorn's) was set, puts it back
-at once, passing on any byte that arrived meanwhile, and does not knock. The start-up
-hook imports this module in every launched process, so it imports nothing but
-built-in modules.
+The wakeup fd has no getter: :func:`watch` sets ours to learn the previous one, puts
+someone else's back at once and passes on any byte that arrived meanwhile. Our pipe's
+ends are moved above fd 512, so that a program that closes every fd (a daemon) does not
+hand their numbers to its next files, into which signals would then be written. A fork
+from the main thread clears the wakeup fd around it, so a child's signal never reaches
+the parent's pipe; the child watches anew when it exports.
 """
 
 from __future__ import annotations
 
-import _thread
 import os
-import sys
+import signal
 
-from eventlog_instrument import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import signal as signals
-else:
-    try:
-        import _signal as signals  # ``signal`` would import ``enum``, 2-4 ms
-    except ImportError:
-        import signal as signals
+from eventlog_instrument import realthreads
 
 FIRST_KNOCK = 0.05
 """Seconds the handler gets to run before the first knock; each later wait doubles."""
 LONGEST_WAIT = 1.0
+HIGH_FD = 512
+"""Our pipe's ends are moved to at least this number, when the fd limit allows."""
 
 _pipe: tuple[int, int] | None = None
 _answered = False
@@ -57,32 +52,53 @@ def answered() -> None:
     _answered = True
 
 
+def ours(handler: object) -> bool:
+    """Whether ``handler`` is a SIGTERM handler of ours, which calls :func:`answered`."""
+    return bool(getattr(handler, "answers_sigterm_knock", False))
+
+
 def watch() -> None:
-    """Knock again until :func:`answered` when a SIGTERM arrives; from the main thread.
-    Never raises: without a pipe or a thread there is only no second knock."""
+    """Knock again until :func:`answered` when a SIGTERM arrives, if SIGTERM's handler is
+    ours and this is the main thread. Never raises: at worst there is no second knock."""
     global _pipe
-    if _pipe is not None:
+    if _pipe is not None or not ours(signal.getsignal(signal.SIGTERM)):
         return
     try:
-        read_end, write_end = os.pipe()
+        read_end, write_end = _high_pipe()
     except OSError:
         return
     try:
-        os.set_blocking(write_end, False)
-        previous = signals.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
         if previous != -1:
-            signals.set_wakeup_fd(previous)
+            signal.set_wakeup_fd(previous)
             _pass_on(read_end, previous)
         else:
             _pipe = (read_end, write_end)
-            _start_knocking(read_end, _thread.get_ident())
+            main_thread = realthreads.get_ident()
+            realthreads.start_thread(lambda: _knock_until_answered(read_end, main_thread))
             return
     except Exception:  # ValueError: not the main thread
         if _pipe is not None:
             _pipe = None
-            _quietly(signals.set_wakeup_fd, -1)
+            _quietly(signal.set_wakeup_fd, -1)
     _quietly(os.close, read_end)
     _quietly(os.close, write_end)
+
+
+def _high_pipe() -> tuple[int, int]:
+    import fcntl
+
+    ends = []
+    for fd in os.pipe():
+        try:
+            high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+        except OSError:  # a limit of HIGH_FD files or fewer: keep the low number
+            ends.append(fd)
+        else:
+            os.close(fd)
+            ends.append(high)
+    os.set_blocking(ends[1], False)
+    return ends[0], ends[1]
 
 
 def _pass_on(read_end: int, owner: int) -> None:
@@ -96,39 +112,21 @@ def _pass_on(read_end: int, owner: int) -> None:
         pass
 
 
-def _start_knocking(read_end: int, main_thread: int) -> None:
-    # The OS's read and locks, not the green ones of an eventlet that patched already.
-    read, threads = os.read, _thread
-    if "eventlet" in sys.modules:
-        from eventlet import patcher
-
-        read, threads = patcher.original("os").read, patcher.original("_thread")
-    sleeper = threads.allocate_lock()
-    sleeper.acquire()  # never released: a timed acquire of it is a sleep
-
-    def knock_until_answered() -> None:
-        signals.pthread_sigmask(signals.SIG_BLOCK, {signals.SIGINT, signals.SIGTERM})
-        while True:
-            try:
-                numbers = read(read_end, 256)
-            except OSError:
-                return
-            if not numbers:
-                return
-            wait = FIRST_KNOCK
-            while signals.SIGTERM in numbers and not _answered:
-                sleeper.acquire(True, wait)
-                if _answered or not ours(signals.getsignal(signals.SIGTERM)):
-                    break
-                signals.pthread_kill(main_thread, signals.SIGTERM)
-                wait = min(LONGEST_WAIT, wait * 2)
-
-    threads.start_new_thread(knock_until_answered, ())
-
-
-def ours(handler: object) -> bool:
-    """Whether ``handler`` is a SIGTERM handler of ours, which calls :func:`answered`."""
-    return bool(getattr(handler, "answers_sigterm_knock", False))
+def _knock_until_answered(read_end: int, main_thread: int) -> None:
+    while True:
+        try:
+            numbers = realthreads.read(read_end, 256)
+        except OSError:
+            return
+        if not numbers:
+            return
+        wait = FIRST_KNOCK
+        while signal.SIGTERM in numbers and not _answered:
+            realthreads.pause(wait)
+            if _answered or not ours(signal.getsignal(signal.SIGTERM)):
+                break
+            signal.pthread_kill(main_thread, signal.SIGTERM)
+            wait = min(LONGEST_WAIT, wait * 2)
 
 
 def _before_fork() -> None:
@@ -136,25 +134,24 @@ def _before_fork() -> None:
     if _pipe is None:
         return
     try:
-        previous = signals.set_wakeup_fd(-1)
+        previous = signal.set_wakeup_fd(-1)
     except ValueError:  # a fork from another thread
         return
     if previous == _pipe[1]:
         _cleared_for_fork = True
     else:  # someone else's since: theirs to keep
-        signals.set_wakeup_fd(previous)
+        signal.set_wakeup_fd(previous)
 
 
 def _after_fork_in_parent() -> None:
     global _cleared_for_fork
     if _cleared_for_fork and _pipe is not None:
         _cleared_for_fork = False
-        _quietly(signals.set_wakeup_fd, _pipe[1], warn_on_full_buffer=False)
+        _quietly(signal.set_wakeup_fd, _pipe[1], warn_on_full_buffer=False)
 
 
 def _after_fork_in_child() -> None:
-    """The watching thread is the parent's: stop writing to its pipe, and watch anew
-    when the child inherited a handler of ours."""
+    """The watching thread is the parent's: stop writing to its pipe."""
     global _pipe, _answered, _cleared_for_fork
     _answered = _cleared_for_fork = False
     if _pipe is None:
@@ -162,20 +159,17 @@ def _after_fork_in_child() -> None:
     read_end, write_end = _pipe
     _pipe = None
     try:
-        previous = signals.set_wakeup_fd(-1)
+        previous = signal.set_wakeup_fd(-1)
         if previous not in (write_end, -1):
-            signals.set_wakeup_fd(previous)
+            signal.set_wakeup_fd(previous)
     except ValueError:
         pass
     _quietly(os.close, read_end)
     _quietly(os.close, write_end)
-    if ours(signals.getsignal(signals.SIGTERM)):
-        watch()
 
 
 def _quietly(function: object, *arguments: object, **options: object) -> None:
-    # not contextlib.suppress: contextlib is not imported at start-up
-    try:  # noqa: SIM105
+    try:  # noqa: SIM105 (one helper for the several calls that may fail alike)
         function(*arguments, **options)  # type: ignore[operator]
     except (OSError, ValueError):
         pass

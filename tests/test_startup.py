@@ -16,6 +16,7 @@ import eventlog_instrument
 from eventlog_instrument import lazystart
 from eventlog_instrument.instrumentors.registry import instrumentor_statuses
 from eventlog_instrument.settings import load_settings
+from tests.apps.sigterm_race import wait_until_asleep
 from tests.support.brokers import AMQP_URI, BoundQueue
 from tests.support.paths import TESTS
 
@@ -112,6 +113,9 @@ def test_sigterm_flushes_what_a_first_use_in_any_thread_queued(rabbitmq, first_u
     )
     try:
         assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        # A SIGTERM that lands as the main thread starts its sleep waits for the sleep's
+        # end when the first event came from another thread (see sigterm_knock).
+        wait_until_asleep(process.pid, process.pid)
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == -signal.SIGTERM
     finally:
@@ -125,12 +129,16 @@ def test_sigterm_flushes_what_a_first_use_in_any_thread_queued(rabbitmq, first_u
 def test_a_sigterm_the_sleeping_main_thread_missed_still_ends_a_launched_program():
     """The start-up hook's handler makes SIGTERM wait for the main thread's next signal
     check; a SIGTERM that lands just before it sleeps must not wait for the sleep."""
-    result = launch(
+    program = (
         "import time, sigterm_race\n"
+        "from eventlog_instrument import dispatch_event\n"
+        "dispatch_event('queued', {'n': 1})\n"  # events to flush: the process is watched
         "sigterm_race.sigterm_off_the_main_thread_once_it_sleeps()\n"
-        "time.sleep(60)\n",
-        EVENTLOG_EXPORTERS="none",
+        "time.sleep(3600)\n"
     )
+    result = subprocess.run([LAUNCHER, sys.executable, "-c", program],
+                            env=program_environ(EVENTLOG_EXPORTERS="memory"),
+                            capture_output=True, text=True, timeout=30)
     assert (result.returncode, result.stderr) == (-signal.SIGTERM, "")
 
 
