@@ -30,6 +30,7 @@ the parent's pipe; the child watches anew when it exports.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
@@ -80,9 +81,9 @@ def watch() -> None:
     except Exception:  # ValueError: not the main thread
         if _pipe is not None:
             _pipe = None
-            _quietly(signal.set_wakeup_fd, -1)
-    _quietly(os.close, read_end)
-    _quietly(os.close, write_end)
+            with contextlib.suppress(ValueError):
+                signal.set_wakeup_fd(-1)
+    _close(read_end, write_end)
 
 
 def _high_pipe() -> tuple[int, int]:
@@ -104,12 +105,10 @@ def _high_pipe() -> tuple[int, int]:
 def _pass_on(read_end: int, owner: int) -> None:
     """Hand the owner of the wakeup fd the bytes written to ours while it was set."""
     os.set_blocking(read_end, False)
-    try:
+    with contextlib.suppress(OSError):
         numbers = os.read(read_end, 512)
         if numbers:
             os.write(owner, numbers)
-    except OSError:
-        pass
 
 
 def _knock_until_answered(read_end: int, main_thread: int) -> None:
@@ -129,25 +128,28 @@ def _knock_until_answered(read_end: int, main_thread: int) -> None:
             wait = min(LONGEST_WAIT, wait * 2)
 
 
+def _clear_if_ours(write_end: int) -> bool:
+    """Unset the wakeup fd if it is still ours (someone else's stays); from the main
+    thread, else ValueError."""
+    previous = signal.set_wakeup_fd(-1)
+    if previous != write_end:
+        signal.set_wakeup_fd(previous)
+    return previous == write_end
+
+
 def _before_fork() -> None:
     global _cleared_for_fork
-    if _pipe is None:
-        return
-    try:
-        previous = signal.set_wakeup_fd(-1)
-    except ValueError:  # a fork from another thread
-        return
-    if previous == _pipe[1]:
-        _cleared_for_fork = True
-    else:  # someone else's since: theirs to keep
-        signal.set_wakeup_fd(previous)
+    if _pipe is not None:
+        with contextlib.suppress(ValueError):  # a fork from another thread
+            _cleared_for_fork = _clear_if_ours(_pipe[1])
 
 
 def _after_fork_in_parent() -> None:
     global _cleared_for_fork
     if _cleared_for_fork and _pipe is not None:
         _cleared_for_fork = False
-        _quietly(signal.set_wakeup_fd, _pipe[1], warn_on_full_buffer=False)
+        with contextlib.suppress(OSError, ValueError):  # our fd closed since (a daemon)
+            signal.set_wakeup_fd(_pipe[1], warn_on_full_buffer=False)
 
 
 def _after_fork_in_child() -> None:
@@ -158,21 +160,15 @@ def _after_fork_in_child() -> None:
         return
     read_end, write_end = _pipe
     _pipe = None
-    try:
-        previous = signal.set_wakeup_fd(-1)
-        if previous not in (write_end, -1):
-            signal.set_wakeup_fd(previous)
-    except ValueError:
-        pass
-    _quietly(os.close, read_end)
-    _quietly(os.close, write_end)
+    with contextlib.suppress(ValueError):
+        _clear_if_ours(write_end)
+    _close(read_end, write_end)
 
 
-def _quietly(function: object, *arguments: object, **options: object) -> None:
-    try:  # noqa: SIM105 (one helper for the several calls that may fail alike)
-        function(*arguments, **options)  # type: ignore[operator]
-    except (OSError, ValueError):
-        pass
+def _close(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 os.register_at_fork(
